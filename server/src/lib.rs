@@ -1,0 +1,3 @@
+//! evcached: a memcached-compatible cache server on the `event-core` abstraction.
+
+pub mod backend;
