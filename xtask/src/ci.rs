@@ -42,5 +42,6 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         )?;
     }
     step("doc tests", cargo().args(["test", "--workspace", "--doc"]))?;
+    crate::cross_check::run(&[])?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 
 mod ci;
+mod cross_check;
 mod util;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ usage: cargo xtask <command>
 
 commands:
   ci            fmt check, clippy -D warnings, every test (what .ci/run runs)
+  cross-check   [TARGET...] check + clippy the workspace for macOS, FreeBSD, NetBSD, illumos
 ";
 
 fn main() -> ExitCode {
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "ci" => ci::run(rest),
+        "cross-check" => cross_check::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
