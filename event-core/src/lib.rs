@@ -75,9 +75,14 @@
 //! ```
 
 mod base;
+pub mod conformance;
+pub mod fd_table;
+pub mod portable;
 mod ready;
 mod token;
 
 pub use base::{EventBase, Registry, Wake};
+pub use fd_table::FdTable;
+pub use portable::{PortableBase, PortableRegistry, PortableWaker};
 pub use ready::{Interest, Ready};
 pub use token::Token;
