@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 
 mod ci;
+mod cluster;
 mod cross_check;
 mod util;
 
@@ -11,6 +12,7 @@ usage: cargo xtask <command>
 
 commands:
   ci            fmt check, clippy -D warnings, every test (what .ci/run runs)
+  cluster       [--servers N] [--eject] [--backend-bin PATH] evcached pool behind nutcracker
   cross-check   [TARGET...] check + clippy the workspace for macOS, FreeBSD, NetBSD, illumos
 ";
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "ci" => ci::run(rest),
+        "cluster" => cluster::run(rest),
         "cross-check" => cross_check::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
