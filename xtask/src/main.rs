@@ -1,7 +1,9 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 
+mod bench;
 mod ci;
 mod cluster;
+mod compare;
 mod cross_check;
 mod util;
 
@@ -11,8 +13,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  bench         [-p PKG] [--quick] every criterion bench; prints the HTML report path
   ci            fmt check, clippy -D warnings, every test (what .ci/run runs)
   cluster       [--servers N] [--eject] [--backend-bin PATH] evcached pool behind nutcracker
+  compare       [--quick] evcached vs memcached side by side (table, JSON, SVG chart)
   cross-check   [TARGET...] check + clippy the workspace for macOS, FreeBSD, NetBSD, illumos
 ";
 
@@ -24,8 +28,10 @@ fn main() -> ExitCode {
     };
     let rest = &args[1..];
     let result = match cmd.as_str() {
+        "bench" => bench::run(rest),
         "ci" => ci::run(rest),
         "cluster" => cluster::run(rest),
+        "compare" => compare::run(rest),
         "cross-check" => cross_check::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
