@@ -45,6 +45,19 @@ fn live_keys_intact(pool: &Pool, keys: &[String]) -> io::Result<usize> {
     Ok(checked)
 }
 
+/// Polls a nutcracker counter (aggregated every 100 ms) until it is non-zero.
+fn eventually(counter: impl Fn() -> u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        let value = counter();
+        if value > 0 {
+            return value;
+        }
+        assert!(start.elapsed() < HANG_GUARD, "counter stayed 0");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn without_ejection_live_keys_survive_and_dead_keys_get_server_error() -> io::Result<()> {
     let mut pool = Pool::start(PoolOptions::default());
@@ -81,8 +94,14 @@ fn without_ejection_live_keys_survive_and_dead_keys_get_server_error() -> io::Re
         }
     }
     assert_eq!(live_keys_intact(&pool, &keys)?, live);
+    let errors = eventually(|| pool.proxy.pool_counter("forward_error"));
+    assert_eq!(
+        pool.proxy.pool_counter("server_ejects"),
+        0,
+        "ejection is off"
+    );
     eprintln!(
-        "no ejection: {live} live keys intact; the dead backend's {} keys answer {seen:?}",
+        "no ejection: {errors} forward errors, {live} live keys intact; the dead backend's {} keys answer {seen:?}",
         dead_keys.len()
     );
     Ok(())
@@ -186,6 +205,8 @@ fn with_ejection_dead_backend_keys_remap_to_the_remaining_ring() -> io::Result<(
          {stored_since} more successful writes",
         pool.backends[new_owner].name, reprobe.0, reprobe.1
     );
+    let ejects = eventually(|| pool.proxy.pool_counter("server_ejects"));
+    eprintln!("nutcracker counted {ejects} ejection(s)");
     match reprobe.1 {
         Ok(line) => assert!(line.starts_with("SERVER_ERROR"), "{line}"),
         Err(e) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}"),

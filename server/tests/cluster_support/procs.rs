@@ -3,6 +3,7 @@
 //! Every process is killed by PID when its handle drops, so a failing test leaves nothing behind.
 
 use std::fs;
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -203,10 +204,12 @@ pub fn nutcracker_config(backends: &[Backend], listen_port: u16, opts: PoolOptio
     yaml
 }
 
-/// A nutcracker process and its client port.
+/// A nutcracker process and its ports.
 pub struct Proxy {
     /// The proxy's client port on 127.0.0.1.
     pub port: u16,
+    /// nutcracker's stats port (JSON counters) on 127.0.0.1.
+    pub stats_port: u16,
     child: Child,
 }
 
@@ -224,7 +227,16 @@ impl Proxy {
             let mut child = Command::new("nutcracker")
                 .arg("-c")
                 .arg(&conf)
-                .args(["-a", "127.0.0.1", "-s", &stats_port.to_string(), "-o"])
+                // Stats aggregated every 100 ms (default 30 s) so tests can read counters.
+                .args([
+                    "-a",
+                    "127.0.0.1",
+                    "-s",
+                    &stats_port.to_string(),
+                    "-i",
+                    "100",
+                    "-o",
+                ])
                 .arg(&log)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -233,8 +245,16 @@ impl Proxy {
                 .expect("cannot start nutcracker (apt-get install nutcracker)");
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Proxy { port, child };
+                // Ready once the client port accepts and the stats port is nutcracker's (so
+                // neither free port was taken by someone else meanwhile).
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && read_stats(stats_port).is_ok_and(|json| json.contains(NUTCRACKER_STATS))
+                {
+                    return Proxy {
+                        port,
+                        stats_port,
+                        child,
+                    };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     last_error = format!(
@@ -252,6 +272,36 @@ impl Proxy {
             }
         }
         panic!("cannot start nutcracker: {last_error}");
+    }
+}
+
+/// How nutcracker's stats JSON starts.
+const NUTCRACKER_STATS: &str = "\"service\":\"nutcracker\"";
+
+/// The JSON nutcracker writes to a connection on its stats port.
+fn read_stats(port: u16) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut json = String::new();
+    stream.read_to_string(&mut json)?;
+    Ok(json)
+}
+
+impl Proxy {
+    /// A pool-level counter from nutcracker's stats (e.g. `server_ejects`, `forward_error`).
+    pub fn pool_counter(&self, name: &str) -> u64 {
+        let json = read_stats(self.stats_port).expect("nutcracker stats");
+        let pool = &json[json.find("\"evcached\":").expect("pool in stats")..];
+        let at = pool
+            .find(&format!("\"{name}\":"))
+            .expect("counter in stats")
+            + name.len()
+            + 3;
+        let digits: String = pool[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().expect("numeric counter")
     }
 }
 
