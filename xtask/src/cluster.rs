@@ -362,7 +362,9 @@ impl Cluster {
         self.proxy = Some((child, port, stats_port));
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Ready once the client port accepts and the stats port answers as nutcracker
+            // (so a port already taken by another service is not mistaken for ours).
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() && is_nutcracker(stats_port) {
                 return Ok(());
             }
             if let Some(status) = self.proxy_exit() {
@@ -488,6 +490,16 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free port: {e}"))
 }
 
+/// True when the stats port answers with nutcracker's JSON.
+fn is_nutcracker(stats_port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", stats_port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut json = String::new();
+    stream.read_to_string(&mut json).is_ok() && json.contains("\"service\":\"nutcracker\"")
+}
+
 /// A backend's `stats` as (name, value) pairs.
 fn backend_stats(port: u16) -> io::Result<Vec<(String, String)>> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -506,4 +518,105 @@ fn backend_stats(port: u16) -> io::Result<Vec<(String, String)>> {
         }
     }
     Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no END"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_have_defaults_and_parse_every_flag() {
+        let opts = Options::parse(&[]).unwrap().unwrap();
+        assert_eq!((opts.servers, opts.eject, opts.port), (3, false, 22121));
+        let opts = Options::parse(&args(&[
+            "--servers",
+            "5",
+            "--eject",
+            "--retry-ms",
+            "900",
+            "--failure-limit",
+            "2",
+            "--port",
+            "0",
+            "--interval",
+            "1",
+            "--backend-bin",
+            "memcached",
+            "--release",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(opts.servers, 5);
+        assert!(opts.eject && opts.release);
+        assert_eq!((opts.retry_ms, opts.failure_limit, opts.port), (900, 2, 0));
+        assert_eq!(opts.interval, Duration::from_secs(1));
+        assert_eq!(opts.backend_bin, Some(PathBuf::from("memcached")));
+        assert!(Options::parse(&args(&["--help"])).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        for bad in [
+            &["--servers", "0"][..],
+            &["--servers", "x"],
+            &["--port"],
+            &["--port", "70000"],
+            &["--frobnicate"],
+        ] {
+            assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn generated_config_names_servers_and_sets_ejection() {
+        let mut cluster = Cluster::new().unwrap();
+        for (i, port) in [4001u16, 4002].into_iter().enumerate() {
+            let child = Command::new("true").spawn().unwrap();
+            cluster.backends.push(Backend {
+                name: format!("evcached-{i}"),
+                port,
+                child,
+            });
+        }
+        let mut opts = Options::parse(&args(&["--eject", "--retry-ms", "700"]))
+            .unwrap()
+            .unwrap();
+        let yaml = cluster.config(&opts, 5000);
+        for line in [
+            "listen: 127.0.0.1:5000",
+            "hash: fnv1a_64",
+            "distribution: ketama",
+            "auto_eject_hosts: true",
+            "server_retry_timeout: 700",
+            "server_failure_limit: 1",
+            "- 127.0.0.1:4001:1 evcached-0",
+            "- 127.0.0.1:4002:1 evcached-1",
+        ] {
+            assert!(yaml.contains(line), "{line} in\n{yaml}");
+        }
+        opts.eject = false;
+        let yaml = cluster.config(&opts, 5000);
+        assert!(yaml.contains("auto_eject_hosts: false"));
+        assert!(!yaml.contains("server_retry_timeout"));
+        // nutcracker itself accepts the file, when it is installed (CI installs it).
+        if have("nutcracker", &["-V"]) {
+            let conf = cluster.dir.join("test.yml");
+            fs::write(&conf, yaml).unwrap();
+            let out = Command::new("nutcracker")
+                .arg("-t")
+                .arg("-c")
+                .arg(&conf)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
