@@ -10,6 +10,9 @@
 //! batch with its *current* interest: the event-port strategy of the contract, so an fd
 //! that was not drained reports again and no edge is lost.
 //!
+//! The oneshot path can be exercised on Linux with
+//! `RUSTFLAGS="--cfg evcached_portable_oneshot" cargo test -p event-core`.
+//!
 //! **What it cannot give** (documented gaps, see [`crate::conformance::Profile`]):
 //! - `EINTR` is retried inside `polling` until the timeout expires, so a signal does not
 //!   make `wait` return early (it still returns `Ok(0)` at the timeout, never an error).
@@ -241,7 +244,8 @@ impl EventBase for PortableBase {
 
     fn with_capacity(events: NonZeroUsize) -> io::Result<Self> {
         let poller = Poller::new()?;
-        let mode = if poller.supports_edge() {
+        // `--cfg evcached_portable_oneshot` forces the oneshot path (tested on Linux).
+        let mode = if poller.supports_edge() && !cfg!(evcached_portable_oneshot) {
             PollMode::Edge
         } else {
             PollMode::Oneshot

@@ -1,7 +1,7 @@
 //! The conformance suite: the contract as executable scenarios, generic over
 //! `B: EventBase`, run by every backend from its own crate's tests.
 //!
-//! ```ignore
+//! ```text
 //! // backend-foo/tests/conformance.rs
 //! event_core::conformance_tests!(backend_foo::FooBase);
 //! // or, for a backend with documented gaps:

@@ -45,12 +45,12 @@ pub fn none_blocks_until_event<B: EventBase>(_: &Profile) {
     let (ours, peer) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
     base.add_in(ours.as_fd(), Token(71)).unwrap();
+    let start = Instant::now();
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(30));
         (&peer).write_all(b"late").unwrap();
         peer
     });
-    let start = Instant::now();
     let mut seen = Vec::new();
     while seen.is_empty() {
         seen = collect(&mut base, None);
