@@ -19,6 +19,7 @@
 
 pub mod config;
 mod conn;
+mod cpu;
 pub mod keys;
 pub mod protocol;
 pub mod report;

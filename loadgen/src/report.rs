@@ -97,6 +97,9 @@ pub struct Report {
     pub stats: Stats,
     /// From the end of the warm-up to the last reply.
     pub elapsed: Duration,
+    /// CPU seconds the whole client process used during the run (warm-up and
+    /// connecting included), where the OS tells.
+    pub client_cpu_s: Option<f64>,
 }
 
 /// Latency percentiles, in microseconds.
@@ -191,6 +194,7 @@ impl Report {
             "errors": self.stats.errors,
             "first_error": self.stats.first_error,
             "ok": self.ok(),
+            "client_cpu_s": self.client_cpu_s,
             "latency_us": {
                 "p50": p.p50, "p90": p.p90, "p99": p.p99, "p99_9": p.p99_9,
                 "max": p.max, "mean": p.mean,
@@ -242,6 +246,16 @@ impl fmt::Display for Report {
             "latency us: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  mean {:.1}",
             p.p50, p.p90, p.p99, p.p99_9, p.max, p.mean
         )?;
+        if let Some(cpu) = self.client_cpu_s {
+            let secs = self.elapsed.as_secs_f64();
+            if secs > 0.0 {
+                writeln!(
+                    f,
+                    "client CPU {cpu:.2} s ({:.0}% of one core)",
+                    cpu / secs * 100.0
+                )?;
+            }
+        }
         write!(f, "errors {}", s.errors)?;
         if let Some(e) = &s.first_error {
             write!(f, " (first: {e})")?;
@@ -275,6 +289,7 @@ mod tests {
             },
             stats: a,
             elapsed: Duration::from_secs(2),
+            client_cpu_s: Some(1.0),
         };
         assert_eq!(report.stats.ops, 101);
         assert!((report.ops_per_sec() - 50.5).abs() < 1e-9);
@@ -290,6 +305,11 @@ mod tests {
         assert_eq!(j["first_error"], "unexpected reply: ERROR");
         let text = report.to_string();
         assert!(text.contains("misses where hits were expected"), "{text}");
+        assert!(
+            text.contains("client CPU 1.00 s (50% of one core)"),
+            "{text}"
+        );
+        assert_eq!(j["client_cpu_s"], 1.0);
     }
 
     #[test]
@@ -300,6 +320,7 @@ mod tests {
             config: Config::default(),
             stats,
             elapsed: Duration::ZERO,
+            client_cpu_s: None,
         };
         assert!(report.ok());
         assert_eq!(report.ops_per_sec(), 0.0);

@@ -25,6 +25,7 @@ const TICK: Duration = Duration::from_millis(50);
 pub fn run(cfg: &Config) -> Result<Report, String> {
     cfg.validate()?;
     let keys = KeySpace::new(cfg.key_size, cfg.keyspace, cfg.value_size)?;
+    let cpu_before = crate::cpu::process_cpu_seconds();
     let streams = connect(cfg, cfg.conns)?;
     let start = Instant::now();
     let measure_from = start + cfg.warmup;
@@ -54,10 +55,12 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         })
         .collect();
     let (stats, end) = drive(cfg, &plan, conns)?;
+    let cpu_after = crate::cpu::process_cpu_seconds();
     Ok(Report {
         config: cfg.clone(),
         stats,
         elapsed: end.saturating_duration_since(measure_from),
+        client_cpu_s: cpu_before.zip(cpu_after).map(|(b, a)| a - b),
     })
 }
 
@@ -110,6 +113,7 @@ pub fn prefill(cfg: &Config) -> Result<Report, String> {
         config: prefill_cfg,
         stats,
         elapsed: end.saturating_duration_since(start),
+        client_cpu_s: None,
     })
 }
 

@@ -362,14 +362,15 @@ impl Context {
             for i in order {
                 let sample = self.sample(&mut servers[i], &self.names[i], &args)?;
                 progress.step(&format!(
-                    "{} rep {}/{reps} {:<10} {:>9.0} ops/s  p50 {:>7.1} us  p99 {:>8.1} us  cpu {:.2} s",
+                    "{} rep {}/{reps} {:<10} {:>9.0} ops/s  p50 {:>7.1} us  p99 {:>8.1} us  server cpu {:.2} s  client cpu {:.0}%",
                     w.id,
                     rep + 1,
                     self.names[i],
                     sample.ops_per_sec,
                     sample.p50,
                     sample.p99,
-                    sample.cpu_s
+                    sample.cpu_s,
+                    sample.client_cpu_pct
                 ));
                 samples[i].push(sample);
             }
@@ -415,6 +416,7 @@ impl Context {
             p99: num(&run["latency_us"]["p99"]),
             p99_9: num(&run["latency_us"]["p99_9"]),
             cpu_s: after - before,
+            client_cpu_pct: num(&run["client_cpu_s"]) / num(&run["elapsed_s"]) * 100.0,
         })
     }
 

@@ -24,7 +24,8 @@ struct Panel<'a> {
 
 const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 440.0;
-const COLORS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
+/// Dark and light shades per server (candidate blue, memcached orange).
+const COLORS: [&str; 4] = ["#1f77b4", "#9ecae1", "#e6550d", "#fdae6b"];
 
 /// Draws the chart: throughput and efficiency ratios of the closed-loop workloads, and
 /// the open-loop latencies of both servers.
@@ -57,7 +58,7 @@ pub fn svg(results: &Results) -> String {
         groups: closed.iter().map(|w| w.workload.id.clone()).collect(),
         series: vec![
             ratio_series("ops/s", 0, COLORS[0]),
-            ratio_series("ops per server CPU s", 5, COLORS[1]),
+            ratio_series("ops per server CPU s", 5, COLORS[2]),
         ],
         reference: Some(1.0),
     };
@@ -74,10 +75,10 @@ pub fn svg(results: &Results) -> String {
             .map(|w| format!("{}k/s", w.workload.rate.unwrap_or(0) / 1000))
             .collect(),
         series: vec![
-            latency_series(0, 1, "p50", COLORS[0]),
-            latency_series(1, 1, "p50", COLORS[1]),
-            latency_series(0, 2, "p99", COLORS[2]),
-            latency_series(1, 2, "p99", COLORS[3]),
+            latency_series(0, 1, "p50", COLORS[1]),
+            latency_series(0, 2, "p99", COLORS[0]),
+            latency_series(1, 1, "p50", COLORS[3]),
+            latency_series(1, 2, "p99", COLORS[2]),
         ],
         reference: None,
     };
@@ -136,9 +137,9 @@ fn draw(out: &mut String, p: &Panel<'_>, x: f64, y: f64, w: f64, h: f64) {
     let _ = writeln!(
         out,
         r#"<text x="{}" y="{}" text-anchor="middle" transform="rotate(-90 {} {})">{}</text>"#,
-        x - 45.0,
+        x - 50.0,
         y + h / 2.0,
-        x - 45.0,
+        x - 50.0,
         y + h / 2.0,
         escape(p.y_label)
     );
@@ -232,9 +233,11 @@ fn nice_step(raw: f64) -> f64 {
     nice * pow
 }
 
-/// A number for a label: no decimals from 100 up, two below.
+/// A number for a label: thousands as `k` from 10000 up, no decimals from 100 up, two below.
 fn short(v: f64) -> String {
-    if v.abs() >= 100.0 {
+    if v.abs() >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
@@ -257,6 +260,13 @@ mod tests {
         assert_eq!(nice_step(1.7), 2.0);
         assert_eq!(nice_step(7.0), 10.0);
         assert_eq!(nice_step(230.0), 500.0);
+    }
+
+    #[test]
+    fn labels_are_short() {
+        assert_eq!(short(0.5), "0.50");
+        assert_eq!(short(250.0), "250");
+        assert_eq!(short(120_000.0), "120k");
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct Sample {
     pub p99_9: f64,
     /// Server CPU seconds (user + system, all threads) during the run.
     pub cpu_s: f64,
+    /// Client CPU as a percentage of one core: near 100 means the load generator, not
+    /// the server, limited the run.
+    pub client_cpu_pct: f64,
 }
 
 impl Sample {
@@ -36,6 +39,7 @@ impl Sample {
             "ops_per_sec": self.ops_per_sec, "ops": self.ops, "p50_us": self.p50,
             "p99_us": self.p99, "p99_9_us": self.p99_9, "server_cpu_s": self.cpu_s,
             "ops_per_server_cpu_s": finite(self.ops_per_cpu_s()),
+            "client_cpu_pct": finite(self.client_cpu_pct),
         })
     }
 }
@@ -86,7 +90,7 @@ pub struct Metric {
 }
 
 /// The metrics reported for every workload.
-pub const METRICS: [Metric; 6] = [
+pub const METRICS: [Metric; 7] = [
     Metric {
         name: "ops/s",
         get: |s| s.ops_per_sec,
@@ -115,6 +119,11 @@ pub const METRICS: [Metric; 6] = [
     Metric {
         name: "ops/server-CPU-s",
         get: Sample::ops_per_cpu_s,
+        decimals: 0,
+    },
+    Metric {
+        name: "client CPU %",
+        get: |s| s.client_cpu_pct,
         decimals: 0,
     },
 ];
@@ -377,6 +386,7 @@ mod tests {
             p99: 20.0,
             p99_9: 30.0,
             cpu_s: cpu,
+            client_cpu_pct: 50.0,
         }
     }
 
