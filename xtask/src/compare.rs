@@ -111,7 +111,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--no-memory" => o.memory_test = false,
             "--no-syscalls" => o.syscalls = false,
             "--out" => o.out = Some(value()?.into()),
-            "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown option `{other}`\n{USAGE}")),
         }
     }
@@ -123,6 +122,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 /// Runs the comparison.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let opts = parse(args)?;
     let chosen = workloads::select(opts.keys, &opts.workloads)?;
     let memcached = ensure_memcached(opts.memcached.as_deref())?;

@@ -58,7 +58,7 @@ pub fn svg(results: &Results) -> String {
         groups: closed.iter().map(|w| w.workload.id.clone()).collect(),
         series: vec![
             ratio_series("ops/s", 0, COLORS[0]),
-            ratio_series("ops per server CPU s", 5, COLORS[2]),
+            ratio_series("ops per server CPU s", 5, "#2ca02c"),
         ],
         reference: Some(1.0),
     };
