@@ -3,7 +3,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// Calls a libc function and turns `-1` into `io::Error::last_os_error()`.
+/// Calls a libc function and turns `-1` into `io::Error::last_os_error()`. Every use
+/// carries its own `// SAFETY:` comment saying why the arguments are valid.
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
         #[allow(unused_unsafe)]
@@ -27,6 +28,7 @@ pub const fn empty_event() -> RawEvent {
 
 /// `epoll_create1(EPOLL_CLOEXEC)`.
 pub fn epoll_create() -> io::Result<OwnedFd> {
+    // SAFETY: epoll_create1 takes only a flags int.
     let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
     // SAFETY: epoll_create1 succeeded, so `fd` is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -41,8 +43,8 @@ pub fn epoll_ctl(
     data: u64,
 ) -> io::Result<()> {
     let mut ev = libc::epoll_event { events, u64: data };
-    // `ev` is a live, initialised epoll_event the kernel only reads (it is ignored for
-    // EPOLL_CTL_DEL; passing it anyway is valid on every kernel).
+    // SAFETY: `ev` is a live, initialised epoll_event the kernel only reads (ignored
+    // for EPOLL_CTL_DEL; passing it anyway is valid on every kernel).
     syscall!(epoll_ctl(epfd, op, fd, &mut ev)).map(drop)
 }
 
@@ -53,14 +55,15 @@ pub fn epoll_wait(
     timeout_ms: libc::c_int,
 ) -> io::Result<usize> {
     let max = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
-    // `events` is a writable buffer of at least `max` entries, and `max` > 0 because
-    // the buffer's capacity is a NonZeroUsize.
+    // SAFETY: `events` is a writable buffer of at least `max` entries, and `max` > 0
+    // because the buffer's capacity is a NonZeroUsize.
     let n = syscall!(epoll_wait(epfd, events.as_mut_ptr(), max, timeout_ms))?;
     Ok(n as usize)
 }
 
 /// `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)`.
 pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes only an initial value and flags.
     let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
     // SAFETY: eventfd succeeded, so `fd` is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -69,6 +72,7 @@ pub fn eventfd() -> io::Result<OwnedFd> {
 /// `pipe2(O_CLOEXEC | O_NONBLOCK)`: the waker's fallback where eventfd is refused.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a writable array of the two ints pipe2 fills.
     syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK))?;
     // SAFETY: pipe2 succeeded, so both are fresh descriptors nobody else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -76,12 +80,12 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// `write(fd, buf)`.
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    // `buf` is a live slice of `buf.len()` readable bytes.
+    // SAFETY: `buf` is a live slice of `buf.len()` readable bytes.
     syscall!(write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len())).map(|n| n as usize)
 }
 
 /// `read(fd, buf)`.
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // `buf` is a live slice of `buf.len()` writable bytes.
+    // SAFETY: `buf` is a live slice of `buf.len()` writable bytes.
     syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())).map(|n| n as usize)
 }
