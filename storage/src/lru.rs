@@ -1,0 +1,111 @@
+//! Per-class sub-LRU lists (HOT, WARM, COLD, TEMP), doubly linked through the item headers'
+//! 32-bit `prev`/`next` fields. Each list has its own lock; an item changes lists only
+//! while its stripe lock is held, so its recorded LRU id is stable under that lock.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::memory::{Slabs, LRU_MASK, LRU_SHIFT, NIL};
+
+/// Sub-LRU ids (the 2-bit field in the item state).
+pub(crate) const HOT: usize = 0;
+pub(crate) const WARM: usize = 1;
+pub(crate) const COLD: usize = 2;
+pub(crate) const TEMP: usize = 3;
+
+/// One list's ends and totals.
+pub(crate) struct List {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+}
+
+#[repr(align(64))]
+pub(crate) struct LruSlot {
+    pub(crate) list: Mutex<List>,
+    /// Items in the list (read without the lock for stats).
+    pub(crate) count: AtomicU64,
+    /// Item bytes in the list.
+    pub(crate) bytes: AtomicU64,
+}
+
+/// The four sub-LRUs of one class.
+pub(crate) struct ClassLru {
+    pub(crate) lists: [LruSlot; 4],
+}
+
+impl ClassLru {
+    pub(crate) fn new() -> ClassLru {
+        ClassLru {
+            lists: std::array::from_fn(|_| LruSlot {
+                list: Mutex::new(List {
+                    head: NIL,
+                    tail: NIL,
+                }),
+                count: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self, id: usize) -> MutexGuard<'_, List> {
+        self.lists[id]
+            .list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Items in all four lists.
+    pub(crate) fn count(&self) -> u64 {
+        self.lists.iter().map(|l| l.count.load(Relaxed)).sum()
+    }
+}
+
+/// The LRU id recorded in an item's state.
+pub(crate) fn lru_of(slabs: &Slabs, h: u32) -> usize {
+    ((slabs.chunk(h).state().load(Relaxed) & LRU_MASK) >> LRU_SHIFT) as usize
+}
+
+/// Links `h` at the head of `list` (whose lock is `l`) and records the id.
+pub(crate) fn link_head(slabs: &Slabs, slot: &LruSlot, l: &mut List, id: usize, h: u32, size: u64) {
+    let ch = slabs.chunk(h);
+    ch.set_prev(NIL);
+    ch.set_next(l.head);
+    if l.head != NIL {
+        slabs.chunk(l.head).set_prev(h);
+    }
+    l.head = h;
+    if l.tail == NIL {
+        l.tail = h;
+    }
+    let st = ch.state();
+    let mut cur = st.load(Relaxed);
+    loop {
+        let new = (cur & !LRU_MASK) | ((id as u32) << LRU_SHIFT);
+        match st.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
+            Ok(_) => break,
+            Err(v) => cur = v,
+        }
+    }
+    slot.count.fetch_add(1, Relaxed);
+    slot.bytes.fetch_add(size, Relaxed);
+}
+
+/// Removes `h` from `list` (whose lock is `l`).
+pub(crate) fn unlink(slabs: &Slabs, slot: &LruSlot, l: &mut List, h: u32, size: u64) {
+    let ch = slabs.chunk(h);
+    let (p, n) = (ch.prev(), ch.next());
+    if p != NIL {
+        slabs.chunk(p).set_next(n);
+    } else {
+        l.head = n;
+    }
+    if n != NIL {
+        slabs.chunk(n).set_prev(p);
+    } else {
+        l.tail = p;
+    }
+    ch.set_prev(NIL);
+    ch.set_next(NIL);
+    slot.count.fetch_sub(1, Relaxed);
+    slot.bytes.fetch_sub(size, Relaxed);
+}

@@ -1,0 +1,126 @@
+//! The page table: page id → base address and slab class, readable without locks.
+//!
+//! Pages are `page_size`-byte zeroed allocations. A page id is stable for the life of the
+//! allocation; the table is two-level (a directory of 1024-entry leaves allocated on
+//! demand) so it costs nothing for ids never used.
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+
+const LEAF_BITS: u32 = 10;
+const LEAF: usize = 1 << LEAF_BITS;
+
+/// One page table entry.
+pub(crate) struct PageSlot {
+    base: AtomicPtr<u8>,
+    class: AtomicU32,
+}
+
+struct Leaf([PageSlot; LEAF]);
+
+/// Maps page ids to their memory.
+pub(crate) struct PageTable {
+    dir: Box<[AtomicPtr<Leaf>]>,
+    layout: Layout,
+}
+
+// The raw pointers are only dereferenced under the ownership rules documented on
+// `PageTable::base`; the table itself is made of atomics.
+impl PageTable {
+    /// A table for up to `max_pages` pages of `page_size` bytes.
+    pub(crate) fn new(max_pages: u32, page_size: usize) -> PageTable {
+        let leaves = (max_pages as usize).div_ceil(LEAF);
+        let dir = (0..leaves)
+            .map(|_| AtomicPtr::new(ptr::null_mut()))
+            .collect();
+        let layout = Layout::from_size_align(page_size, 4096).expect("page layout");
+        PageTable { dir, layout }
+    }
+
+    fn slot(&self, page: u32) -> &PageSlot {
+        let leaf = self.dir[(page >> LEAF_BITS) as usize].load(Acquire);
+        debug_assert!(!leaf.is_null());
+        // SAFETY: leaves are allocated by `ensure_leaf` before any page id in their range
+        // is handed out and freed only in `Drop`, so a used page id's leaf is live.
+        unsafe { &(*leaf).0[page as usize & (LEAF - 1)] }
+    }
+
+    fn ensure_leaf(&self, page: u32) {
+        let cell = &self.dir[(page >> LEAF_BITS) as usize];
+        if cell.load(Acquire).is_null() {
+            let leaf = Box::new(Leaf(std::array::from_fn(|_| PageSlot {
+                base: AtomicPtr::new(ptr::null_mut()),
+                class: AtomicU32::new(0),
+            })));
+            let p = Box::into_raw(leaf);
+            if cell
+                .compare_exchange(ptr::null_mut(), p, AcqRel, Acquire)
+                .is_err()
+            {
+                // SAFETY: `p` came from Box::into_raw just above and was never shared.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+
+    /// Allocates zeroed memory for `page`; false if the allocator refused.
+    pub(crate) fn alloc(&self, page: u32) -> bool {
+        self.ensure_leaf(page);
+        // SAFETY: the layout has a non-zero size (page_size > 0 is validated).
+        let p = unsafe { alloc_zeroed(self.layout) };
+        if p.is_null() {
+            return false;
+        }
+        self.slot(page).base.store(p, Release);
+        true
+    }
+
+    /// Frees `page`'s memory. The caller guarantees no chunk of the page is referenced.
+    pub(crate) fn free(&self, page: u32) {
+        let p = self.slot(page).base.swap(ptr::null_mut(), AcqRel);
+        if !p.is_null() {
+            // SAFETY: `p` was allocated in `alloc` with `self.layout` and is no longer
+            // reachable through the table.
+            unsafe { dealloc(p, self.layout) };
+        }
+    }
+
+    /// Base address of a live page.
+    #[inline]
+    pub(crate) fn base(&self, page: u32) -> NonNull<u8> {
+        let p = self.slot(page).base.load(Acquire);
+        NonNull::new(p).expect("handle into a page that is not allocated")
+    }
+
+    /// The slab class a page is cut for (0 = global pool).
+    #[inline]
+    pub(crate) fn class(&self, page: u32) -> u8 {
+        self.slot(page).class.load(Acquire) as u8
+    }
+
+    /// Records the class a page is cut for.
+    pub(crate) fn set_class(&self, page: u32, class: u8) {
+        self.slot(page).class.store(u32::from(class), Release);
+    }
+}
+
+impl Drop for PageTable {
+    fn drop(&mut self) {
+        for cell in self.dir.iter() {
+            let leaf = cell.load(Acquire);
+            if leaf.is_null() {
+                continue;
+            }
+            // SAFETY: `&mut self` means no other user; the leaf came from Box::into_raw.
+            let leaf = unsafe { Box::from_raw(leaf) };
+            for slot in leaf.0.iter() {
+                let p = slot.base.load(Acquire);
+                if !p.is_null() {
+                    // SAFETY: allocated in `alloc` with `self.layout`, freed once here.
+                    unsafe { dealloc(p, self.layout) };
+                }
+            }
+        }
+    }
+}
