@@ -341,6 +341,19 @@ fn bench_base<B: EventBase + 'static>(c: &mut Criterion) {
 fn native(c: &mut Criterion) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     bench_base::<backend_epoll::EpollBase>(c);
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    bench_base::<backend_kqueue::KqueueBase>(c);
+    #[cfg(any(target_os = "illumos", target_os = "solaris"))]
+    bench_base::<backend_evport::EvportBase>(c);
     let _ = c;
 }
 
