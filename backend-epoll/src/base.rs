@@ -267,6 +267,59 @@ mod tests {
         );
     }
 
+    fn readable_pair() -> (
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    ) {
+        use std::io::Write;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.write_all(b"x").unwrap();
+        (a, b)
+    }
+
+    fn tokens(base: &mut EpollBase) -> Vec<Token> {
+        let mut seen = Vec::new();
+        base.wait(Some(Duration::from_secs(5)), |_, t, _| seen.push(t))
+            .unwrap();
+        seen
+    }
+
+    #[test]
+    fn add_falls_back_to_mod_on_eexist() {
+        let mut base = EpollBase::new().unwrap();
+        let (a, _b) = readable_pair();
+        // The kernel already knows the fd (as after a dup2 onto a registered number)
+        // while the table does not.
+        let epfd = base.reg.epfd.as_raw_fd();
+        sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, a.as_raw_fd(), 0, 0).unwrap();
+        base.add_in(a.as_fd(), Token(5)).unwrap();
+        assert_eq!(tokens(&mut base), vec![Token(5)]);
+    }
+
+    #[test]
+    fn mod_falls_back_to_add_on_enoent() {
+        let mut base = EpollBase::new().unwrap();
+        let (a, _b) = readable_pair();
+        base.add_in(a.as_fd(), Token(6)).unwrap();
+        // Behind the base's back the kernel forgets the fd (as when it is closed and
+        // the number reopened); the next mask change must re-register it.
+        base.reg.ctl_del(a.as_raw_fd()).unwrap();
+        base.add_out(a.as_fd(), Token(6)).unwrap();
+        assert_eq!(tokens(&mut base), vec![Token(6)]);
+    }
+
+    #[test]
+    fn refused_registration_leaves_the_table_unchanged() {
+        let mut base = EpollBase::new().unwrap();
+        // epoll refuses regular files with EPERM.
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let err = base.add_in(file.as_fd(), Token(7)).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+        let err = base.del_conn(file.as_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
     #[test]
     fn pipe_fallback_waker_coalesces_and_rearms() {
         let mut base = EpollBase::new().unwrap();
