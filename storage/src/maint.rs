@@ -414,19 +414,17 @@ pub(crate) fn expand_if_needed(inner: &Inner) {
     if !inner.cfg.hash_expand {
         return;
     }
-    let items: u64 = inner.lrus.iter().map(|l| l.count()).sum();
-    let buckets = 1u64 << inner.hash.power();
-    if items <= buckets + buckets / 2 || !inner.hash.start_expand(HASHPOWER_MAX) {
-        return;
-    }
-    let hash = |h: u32| murmur3_32(inner.key(inner.slabs.chunk(h)), 0);
-    let next = |h: u32| inner.slabs.chunk(h).h_next();
-    let set_next = |h: u32, n: u32| inner.slabs.chunk(h).set_h_next(n);
-    while inner.hash.migrate_next(hash, next, set_next) {
-        if inner.stop.load(Relaxed) {
-            // Finish anyway: the table must be consistent for the remaining users.
-            continue;
+    loop {
+        let items: u64 = inner.lrus.iter().map(|l| l.count()).sum();
+        let buckets = 1u64 << inner.hash.power();
+        if items <= buckets + buckets / 2 || !inner.hash.start_expand(HASHPOWER_MAX) {
+            return;
         }
+        let hash = |h: u32| murmur3_32(inner.key(inner.slabs.chunk(h)), 0);
+        let next = |h: u32| inner.slabs.chunk(h).h_next();
+        let set_next = |h: u32, n: u32| inner.slabs.chunk(h).set_h_next(n);
+        // One bucket per step, each under its own stripe lock, so requests keep flowing.
+        while inner.hash.migrate_next(hash, next, set_next) {}
     }
 }
 

@@ -3,7 +3,10 @@
 use evcached_storage::*;
 
 fn engine() -> Engine {
-    Engine::new(EngineConfig { background_threads: false, ..EngineConfig::default() })
+    Engine::new(EngineConfig {
+        background_threads: false,
+        ..EngineConfig::default()
+    })
 }
 
 fn val(e: &Engine, k: &[u8]) -> Option<Vec<u8>> {
@@ -13,11 +16,26 @@ fn val(e: &Engine, k: &[u8]) -> Option<Vec<u8>> {
 #[test]
 fn set_get_add_replace_append_prepend() {
     let e = engine();
-    assert!(matches!(e.store(StoreMode::Set, b"a", 7, 0, b"1").unwrap(), StoreResult::Stored(_)));
-    assert_eq!(e.store(StoreMode::Add, b"a", 0, 0, b"2").unwrap(), StoreResult::NotStored);
-    assert_eq!(e.store(StoreMode::Replace, b"zz", 0, 0, b"2").unwrap(), StoreResult::NotStored);
-    assert_eq!(e.store(StoreMode::Append, b"zz", 0, 0, b"2").unwrap(), StoreResult::NotStored);
-    assert_eq!(e.store(StoreMode::Prepend, b"zz", 0, 0, b"2").unwrap(), StoreResult::NotStored);
+    assert!(matches!(
+        e.store(StoreMode::Set, b"a", 7, 0, b"1").unwrap(),
+        StoreResult::Stored(_)
+    ));
+    assert_eq!(
+        e.store(StoreMode::Add, b"a", 0, 0, b"2").unwrap(),
+        StoreResult::NotStored
+    );
+    assert_eq!(
+        e.store(StoreMode::Replace, b"zz", 0, 0, b"2").unwrap(),
+        StoreResult::NotStored
+    );
+    assert_eq!(
+        e.store(StoreMode::Append, b"zz", 0, 0, b"2").unwrap(),
+        StoreResult::NotStored
+    );
+    assert_eq!(
+        e.store(StoreMode::Prepend, b"zz", 0, 0, b"2").unwrap(),
+        StoreResult::NotStored
+    );
     e.store(StoreMode::Append, b"a", 99, 0, b"z").unwrap();
     e.store(StoreMode::Prepend, b"a", 77, 0, b"y").unwrap();
     let it = e.get(b"a").unwrap();
@@ -35,13 +53,22 @@ fn set_get_add_replace_append_prepend() {
 #[test]
 fn cas_semantics() {
     let e = engine();
-    assert_eq!(e.store(StoreMode::Cas(1), b"c", 0, 0, b"x").unwrap(), StoreResult::NotFound);
+    assert_eq!(
+        e.store(StoreMode::Cas(1), b"c", 0, 0, b"x").unwrap(),
+        StoreResult::NotFound
+    );
     let StoreResult::Stored(c1) = e.store(StoreMode::Set, b"c", 0, 0, b"x").unwrap() else {
         panic!()
     };
     assert_eq!(e.get(b"c").unwrap().cas(), c1);
-    assert_eq!(e.store(StoreMode::Cas(0), b"c", 0, 0, b"y").unwrap(), StoreResult::Exists);
-    assert_eq!(e.store(StoreMode::Cas(c1 + 100), b"c", 0, 0, b"y").unwrap(), StoreResult::Exists);
+    assert_eq!(
+        e.store(StoreMode::Cas(0), b"c", 0, 0, b"y").unwrap(),
+        StoreResult::Exists
+    );
+    assert_eq!(
+        e.store(StoreMode::Cas(c1 + 100), b"c", 0, 0, b"y").unwrap(),
+        StoreResult::Exists
+    );
     let StoreResult::Stored(c2) = e.store(StoreMode::Cas(c1), b"c", 0, 0, b"y").unwrap() else {
         panic!()
     };
@@ -70,10 +97,12 @@ fn expiry_rules() {
     e.store(StoreMode::Set, b"rel", 0, 10, b"x").unwrap();
     e.store(StoreMode::Set, b"never", 0, 0, b"x").unwrap();
     e.store(StoreMode::Set, b"neg", 0, -1, b"x").unwrap();
-    e.store(StoreMode::Set, b"past", 0, 2_592_001, b"x").unwrap();
+    e.store(StoreMode::Set, b"past", 0, 2_592_001, b"x")
+        .unwrap();
     let abs = e.unix_time() + 20;
     e.store(StoreMode::Set, b"abs", 0, abs, b"x").unwrap();
-    e.store(StoreMode::Set, b"wrap", 0, 4_294_967_296, b"x").unwrap();
+    e.store(StoreMode::Set, b"wrap", 0, 4_294_967_296, b"x")
+        .unwrap();
     assert!(e.get(b"neg").is_none());
     assert!(e.get(b"past").is_none());
     assert!(e.get(b"rel").is_some());
@@ -105,7 +134,10 @@ fn flush_all_now_and_delayed() {
     e.flush_all(0);
     assert!(e.get(b"a").is_none());
     e.store(StoreMode::Set, b"b", 0, 0, b"2").unwrap();
-    assert!(e.get(b"b").is_some(), "items stored after the flush survive");
+    assert!(
+        e.get(b"b").is_some(),
+        "items stored after the flush survive"
+    );
     e.advance_clock(5);
     e.flush_all(10);
     assert!(e.get(b"b").is_some());
@@ -125,8 +157,15 @@ fn incr_decr_rules() {
     assert_eq!(it.value_vec(), b"9 ", "shorter result is space padded");
     assert_eq!(it.flags(), 3);
     assert_eq!(e.incr_decr(b"n", 100, false, 0).unwrap().value, 0);
-    assert_eq!(e.incr_decr(b"n", u64::MAX, true, 0).unwrap().value, u64::MAX);
-    assert_eq!(e.incr_decr(b"n", 2, true, 0).unwrap().value, 1, "incr wraps");
+    assert_eq!(
+        e.incr_decr(b"n", u64::MAX, true, 0).unwrap().value,
+        u64::MAX
+    );
+    assert_eq!(
+        e.incr_decr(b"n", 2, true, 0).unwrap().value,
+        1,
+        "incr wraps"
+    );
     e.store(StoreMode::Set, b"z", 0, 0, b"007").unwrap();
     assert_eq!(e.incr_decr(b"z", 1, true, 0).unwrap().value, 8);
     assert_eq!(val(&e, b"z").unwrap(), b"8  ");
@@ -134,13 +173,22 @@ fn incr_decr_rules() {
     let r = e.incr_decr(b"g", 1, true, 0).unwrap();
     assert_eq!(val(&e, b"g").unwrap(), b"100");
     assert_eq!(e.get(b"g").unwrap().cas(), r.cas);
-    assert_eq!(e.incr_decr(b"g", 1, true, r.cas + 5), Err(DeltaError::Exists));
+    assert_eq!(
+        e.incr_decr(b"g", 1, true, r.cas + 5),
+        Err(DeltaError::Exists)
+    );
     e.store(StoreMode::Set, b"t", 0, 0, b"hi").unwrap();
     assert_eq!(e.incr_decr(b"t", 1, true, 0), Err(DeltaError::NonNumeric));
     e.store(StoreMode::Set, b"e", 0, 0, b"").unwrap();
     assert_eq!(e.incr_decr(b"e", 1, true, 0), Err(DeltaError::NonNumeric));
-    assert_eq!(e.incr_decr(b"nothere", 1, true, 0), Err(DeltaError::NotFound));
-    assert_eq!(e.incr_decr(b"nothere", 1, false, 0), Err(DeltaError::NotFound));
+    assert_eq!(
+        e.incr_decr(b"nothere", 1, true, 0),
+        Err(DeltaError::NotFound)
+    );
+    assert_eq!(
+        e.incr_decr(b"nothere", 1, false, 0),
+        Err(DeltaError::NotFound)
+    );
     let s = e.stats();
     assert_eq!((s.incr_misses, s.decr_misses), (1, 1));
     assert_eq!((s.incr_hits, s.decr_hits), (4, 2));
@@ -165,20 +213,35 @@ fn too_large_and_failed_set_unlinks() {
     e.store(StoreMode::Set, b"abcd", 0, 0, b"small").unwrap();
     // memcached's size arithmetic: 48 + 8 + 5 + 1048513 + 2 = 1 MiB exactly.
     let ok = vec![b'x'; 1_048_513];
-    assert!(matches!(e.store(StoreMode::Set, b"abcd", 0, 0, &ok).unwrap(), StoreResult::Stored(_)));
+    assert!(matches!(
+        e.store(StoreMode::Set, b"abcd", 0, 0, &ok).unwrap(),
+        StoreResult::Stored(_)
+    ));
     let got = e.get(b"abcd").unwrap();
     assert!(got.is_chunked());
     assert_eq!(got.value_len(), ok.len());
     assert_eq!(got.value_vec(), ok);
     drop(got);
     let big = vec![b'x'; 1_048_514];
-    assert_eq!(e.store(StoreMode::Set, b"abcd", 0, 0, &big), Err(StoreError::TooLarge));
-    assert!(e.get(b"abcd").is_none(), "a refused set unlinks the old item");
+    assert_eq!(
+        e.store(StoreMode::Set, b"abcd", 0, 0, &big),
+        Err(StoreError::TooLarge)
+    );
+    assert!(
+        e.get(b"abcd").is_none(),
+        "a refused set unlinks the old item"
+    );
     e.store(StoreMode::Set, b"keep", 0, 0, b"v").unwrap();
-    assert_eq!(e.store(StoreMode::Add, b"keep", 0, 0, &big), Err(StoreError::TooLarge));
+    assert_eq!(
+        e.store(StoreMode::Add, b"keep", 0, 0, &big),
+        Err(StoreError::TooLarge)
+    );
     assert!(e.get(b"keep").is_some(), "a refused add keeps it");
     assert_eq!(e.stats().store_too_large, 2);
-    assert_eq!(StoreError::TooLarge.to_string(), "SERVER_ERROR object too large for cache");
+    assert_eq!(
+        StoreError::TooLarge.to_string(),
+        "SERVER_ERROR object too large for cache"
+    );
 }
 
 #[test]
@@ -218,7 +281,8 @@ fn eviction_of_oldest_and_memory_bound() {
     });
     let v = vec![b'v'; 200];
     for i in 0..100_000 {
-        e.store(StoreMode::Set, format!("key{i}").as_bytes(), 0, 0, &v).unwrap();
+        e.store(StoreMode::Set, format!("key{i}").as_bytes(), 0, 0, &v)
+            .unwrap();
     }
     assert!(e.stats().evictions > 0);
     assert!(e.get(b"key0").is_none(), "oldest evicted");
@@ -231,7 +295,10 @@ fn eviction_of_oldest_and_memory_bound() {
 fn memlimit_errors() {
     let e = engine();
     assert_eq!(e.set_memory_limit_mb(7), Err(MemLimitError::TooSmall));
-    assert_eq!(e.set_memory_limit_mb(1_000_000_001), Err(MemLimitError::NotMegabytes));
+    assert_eq!(
+        e.set_memory_limit_mb(1_000_000_001),
+        Err(MemLimitError::NotMegabytes)
+    );
     assert_eq!(e.set_memory_limit_mb(100), Ok(()));
     assert_eq!(e.memory_limit(), 100 << 20);
     assert_eq!(
@@ -255,7 +322,10 @@ fn reassign_and_crawler_errors() {
     assert_eq!(e.slabs_reassign(0, 1), Err(ReassignError::BadClass));
     assert_eq!(e.slabs_reassign(1, 200), Err(ReassignError::BadClass));
     assert_eq!(e.slabs_reassign(1, 2), Err(ReassignError::NoSpare));
-    assert_eq!(ReassignError::NoSpare.to_string(), "NOSPARE source class has no spare pages");
+    assert_eq!(
+        ReassignError::NoSpare.to_string(),
+        "NOSPARE source class has no spare pages"
+    );
     assert_eq!(e.lru_crawler_crawl(Some(&[0])), Err(CrawlError::BadClass));
     assert_eq!(e.lru_crawler_crawl(None), Ok(()));
     assert_eq!(e.lru_crawler_crawl(None), Err(CrawlError::Busy));
@@ -278,7 +348,8 @@ fn reassign_moves_a_page_and_keeps_items() {
     let v = vec![b'v'; 30];
     let n = 30_000; // ~2.3 pages of class 1
     for i in 0..n {
-        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 0, &v).unwrap();
+        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 0, &v)
+            .unwrap();
     }
     for i in (0..n).step_by(2) {
         e.delete(format!("k{i}").as_bytes(), 0);
@@ -304,7 +375,8 @@ fn reassign_moves_a_page_and_keeps_items() {
 fn crawler_reclaims_expired() {
     let e = engine();
     for i in 0..1000 {
-        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 5, b"x").unwrap();
+        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 5, b"x")
+            .unwrap();
     }
     e.advance_clock(10);
     e.run_maintenance();
@@ -320,7 +392,8 @@ fn hash_table_grows() {
     let e = engine();
     assert_eq!(e.stats().hash_power_level, 16);
     for i in 0..100_000 {
-        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 0, b"x").unwrap();
+        e.store(StoreMode::Set, format!("k{i}").as_bytes(), 0, 0, b"x")
+            .unwrap();
     }
     e.run_maintenance();
     let s = e.stats();
@@ -342,8 +415,14 @@ fn stats_reports() {
     let slabs = e.stats_slabs();
     assert_eq!(slabs[0], ("1:chunk_size".to_string(), "80".to_string()));
     assert!(slabs.iter().any(|(k, v)| k == "1:get_hits" && v == "1"));
-    assert_eq!(slabs.last().unwrap(), &("total_malloced".to_string(), "1048576".to_string()));
-    assert!(e.stats_settings().iter().any(|(k, v)| k == "maxbytes" && v == "67108864"));
+    assert_eq!(
+        slabs.last().unwrap(),
+        &("total_malloced".to_string(), "1048576".to_string())
+    );
+    assert!(e
+        .stats_settings()
+        .iter()
+        .any(|(k, v)| k == "maxbytes" && v == "67108864"));
     assert_eq!(e.stats_sizes()[0].1, "disabled");
     e.stats_reset();
     let s = e.stats();

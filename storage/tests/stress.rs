@@ -1,0 +1,130 @@
+//! Multi-threaded stress: mixed operations on many threads while the hash table grows and
+//! pages move between classes. Values are self-describing, so a torn or misplaced value is
+//! detected; memory must stay within the limit (plus the one-page-per-class allowance).
+
+use std::sync::Arc;
+use std::thread;
+
+use evcached_storage::*;
+
+/// A value for `key` with generation `g`: "<key>|<g>|" then a byte pattern seeded by g.
+fn make(key: &[u8], g: u32, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 32);
+    v.extend_from_slice(key);
+    v.extend_from_slice(format!("|{g}|").as_bytes());
+    let mut x = g;
+    while v.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        v.push(b'a' + (x >> 16) as u8 % 26);
+    }
+    v
+}
+
+fn verify(key: &[u8], v: &[u8]) {
+    assert!(v.starts_with(key), "value of another key");
+    let rest = &v[key.len()..];
+    let end = rest[1..]
+        .iter()
+        .position(|&b| b == b'|')
+        .expect("generation")
+        + 1;
+    let g: u32 = std::str::from_utf8(&rest[1..end]).unwrap().parse().unwrap();
+    assert_eq!(v, make(key, g, v.len()).as_slice(), "torn value");
+}
+
+#[test]
+fn mixed_ops_many_threads() {
+    let limit = 16u64 << 20;
+    let e = Arc::new(Engine::new(EngineConfig {
+        memory_limit: limit,
+        hashpower_init: 12,
+        slab_automove: 2,
+        ..EngineConfig::default()
+    }));
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let e = e.clone();
+            thread::spawn(move || {
+                let mut x = t.wrapping_mul(2_654_435_761);
+                for i in 0..8_000u32 {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    let k = format!("key:{}", x % 20_000).into_bytes();
+                    let len = [20usize, 100, 700, 3000, 20_000, 600_000][(x >> 8) as usize % 6];
+                    match (x >> 4) % 8 {
+                        0..=2 => {
+                            let _ = e.store(StoreMode::Set, &k, 0, 0, &make(&k, i, len));
+                        }
+                        3..=5 => {
+                            if let Some(it) = e.get(&k) {
+                                verify(&k, &it.value_vec());
+                            }
+                        }
+                        6 => {
+                            e.delete(&k, 0);
+                        }
+                        _ => {
+                            if i % 100 == 0 {
+                                let _ = e.slabs_reassign(-1, 0);
+                            }
+                            let _ = e.store(StoreMode::Add, &k, 0, 0, &make(&k, i, len));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("worker");
+    }
+    e.run_maintenance();
+    let s = e.stats();
+    assert!(s.hash_power_level > 12, "the table grew while threads ran");
+    let classes = e
+        .stats_slabs()
+        .iter()
+        .filter(|(k, _)| k.ends_with(":total_pages"))
+        .count();
+    assert!(e.total_malloced() <= limit + classes as u64 * (1 << 20));
+    // Every item left is intact.
+    for n in 0..20_000 {
+        let k = format!("key:{n}").into_bytes();
+        if let Some(it) = e.get(&k) {
+            verify(&k, &it.value_vec());
+        }
+    }
+    e.shutdown();
+}
+
+#[test]
+fn refs_survive_replacement_and_delete() {
+    let e = Arc::new(Engine::new(EngineConfig {
+        memory_limit: 8 << 20,
+        background_threads: false,
+        ..EngineConfig::default()
+    }));
+    e.store(StoreMode::Set, b"k", 0, 0, &make(b"k", 0, 5000))
+        .unwrap();
+    let held = e.get(b"k").unwrap();
+    let w = {
+        let e = e.clone();
+        thread::spawn(move || {
+            for g in 1..2000 {
+                e.store(StoreMode::Set, b"k", 0, 0, &make(b"k", g, 5000))
+                    .unwrap();
+                if g % 3 == 0 {
+                    e.delete(b"k", 0);
+                }
+            }
+        })
+    };
+    for _ in 0..2000 {
+        verify(b"k", &held.value_vec());
+        if let Some(it) = e.get(b"k") {
+            verify(b"k", &it.value_vec());
+        }
+    }
+    w.join().unwrap();
+    assert_eq!(held.value_vec(), make(b"k", 0, 5000));
+}
