@@ -1,0 +1,125 @@
+//! Protocols: bytes in, commands executed against the storage engine, replies out.
+//!
+//! This layer has no sockets, threads or clocks of its own: the network layer hands it
+//! the unparsed input of one connection and an [`Output`] to append replies to, and gets
+//! back how many bytes were consumed ([`Progress`]). It is therefore testable and
+//! fuzzable on plain byte slices.
+//!
+//! Protocol negotiation happens on the first byte of a connection ([`Session`]): with
+//! `-B auto` a leading `0x80` selects the binary protocol, anything else the text
+//! protocol (which also carries the meta commands). The binary protocol and the meta
+//! commands (issue 7) plug in at [`Session::step`] and at `ascii`'s two-letter `m*`
+//! dispatch; they reuse [`Output`], [`Ctx`] and the engine calls.
+
+pub mod ascii;
+pub mod exec;
+pub mod number;
+pub mod output;
+
+pub use output::Output;
+
+use crate::server::Shared;
+use crate::settings::BindingProtocol;
+use crate::stats::ThreadStats;
+
+/// The value handle replies carry: a refcounted reference into item memory, released
+/// when the bytes have been written.
+pub type ValueRef = evcached_storage::ValueSlice;
+
+/// What one step of parsing did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// One command (or a piece of swallowed data) was handled; this many input bytes
+    /// are done.
+    Consumed(usize),
+    /// The command is incomplete: at least this many bytes (counted from the start of
+    /// the input given) are needed before it can be handled.
+    NeedMore(usize),
+    /// Write what is queued, then close (`quit`).
+    Close,
+    /// Close now without writing anything more (HTTP request, over-long line, shutdown).
+    Abort,
+}
+
+/// Everything a command may use besides its bytes.
+pub struct Ctx<'a> {
+    /// Server-wide state (engine, settings, counters).
+    pub shared: &'a Shared,
+    /// This worker's counters.
+    pub stats: &'a ThreadStats,
+    /// Server clock in seconds (for idle tracking).
+    pub now: u32,
+    /// The request came in a UDP datagram.
+    pub udp: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for a stream connection.
+    pub fn new(shared: &'a Shared, stats: &'a ThreadStats) -> Ctx<'a> {
+        Ctx { shared, stats, now: shared.now(), udp: false }
+    }
+}
+
+/// Which protocol a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proto {
+    /// `-B auto` before the first byte.
+    Undecided,
+    /// Text protocol (classic commands and the meta commands).
+    Ascii,
+}
+
+/// Per-connection protocol state.
+pub struct Session {
+    proto: Proto,
+    /// Data bytes still to discard after a refused store (`conn_swallow`).
+    swallow: usize,
+}
+
+impl Session {
+    /// A fresh session for a new connection under `-B mode`.
+    pub fn new(mode: BindingProtocol) -> Session {
+        let proto = match mode {
+            BindingProtocol::Auto => Proto::Undecided,
+            // Binary-only serving arrives with issue 7; until then binary mode serves text.
+            BindingProtocol::Ascii | BindingProtocol::Binary => Proto::Ascii,
+        };
+        Session { proto, swallow: 0 }
+    }
+
+    /// True when no command is half-handled (no swallow in progress).
+    pub fn is_idle(&self) -> bool {
+        self.swallow == 0
+    }
+
+    /// Handles the next command in `input` (non-empty).
+    pub fn step(&mut self, input: &[u8], out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) -> Progress {
+        if self.swallow > 0 {
+            let n = self.swallow.min(input.len());
+            self.swallow -= n;
+            return Progress::Consumed(n);
+        }
+        if self.proto == Proto::Undecided {
+            // The negotiation hook: a first byte of 0x80 is a binary request (issue 7
+            // adds its parser here); everything else is text.
+            self.proto = Proto::Ascii;
+        }
+        match self.proto {
+            Proto::Ascii | Proto::Undecided => ascii::step(self, input, out, ctx),
+        }
+    }
+
+    /// Called when more than `MAX_LINE` bytes are buffered: true if the connection must
+    /// be closed because the buffered text has no newline and is not a long multiget.
+    pub fn line_too_long(&self, buffered: &[u8]) -> bool {
+        if self.swallow > 0 {
+            return false;
+        }
+        ascii::line_too_long(buffered)
+    }
+
+    /// Starts discarding `n` bytes of data (a refused store's value and its `\r\n`).
+    pub(crate) fn start_swallow(&mut self, n: usize) {
+        self.swallow = n;
+    }
+}
