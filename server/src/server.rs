@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use event_core::EventBase;
 use evcached_storage::{Engine, EngineConfig};
+use event_core::EventBase;
 
 use crate::net::dispatcher::{poke, Dispatcher};
 use crate::net::listen::{bind_tcp, bind_udp, bind_unix, Listener};
@@ -30,7 +30,11 @@ pub struct Detail {
 
 impl Detail {
     fn new(enabled: bool, delimiter: u8) -> Detail {
-        Detail { enabled: AtomicBool::new(enabled), delimiter, prefixes: Mutex::new(BTreeMap::new()) }
+        Detail {
+            enabled: AtomicBool::new(enabled),
+            delimiter,
+            prefixes: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Whether recording is on.
@@ -44,7 +48,9 @@ impl Detail {
     }
 
     fn record(&self, key: &[u8], slot: usize, hit: bool) {
-        let Some(end) = key.iter().position(|&b| b == self.delimiter) else { return };
+        let Some(end) = key.iter().position(|&b| b == self.delimiter) else {
+            return;
+        };
         let mut map = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
         let e = map.entry(key[..end].to_vec()).or_insert([0; 4]);
         e[slot] += 1;
@@ -75,13 +81,62 @@ impl Detail {
         for (k, v) in map.iter() {
             out.extend_from_slice(b"PREFIX ");
             out.extend_from_slice(k);
-            out.extend_from_slice(format!(" get {} hit {} set {} del {}\r\n", v[0], v[1], v[2], v[3]).as_bytes());
+            out.extend_from_slice(
+                format!(" get {} hit {} set {} del {}\r\n", v[0], v[1], v[2], v[3]).as_bytes(),
+            );
         }
         out
     }
 
     fn reset(&self) {
-        self.prefixes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.prefixes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Settings the admin commands change at run time (`lru tune`, `lru_crawler sleep`, ...)
+/// that the engine does not own; `stats settings` reports them.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// `slabs automove ratio`.
+    pub slab_automove_ratio: f64,
+    /// `lru tune` hot percentage.
+    pub hot_lru_pct: u32,
+    /// `lru tune` warm percentage.
+    pub warm_lru_pct: u32,
+    /// `lru tune` hot age factor.
+    pub hot_max_factor: f64,
+    /// `lru tune` warm age factor.
+    pub warm_max_factor: f64,
+    /// `lru temp_ttl` (None: TEMP LRU off).
+    pub temporary_ttl: Option<u32>,
+    /// `lru_crawler enable|disable`.
+    pub lru_crawler: bool,
+    /// `lru_crawler sleep`.
+    pub lru_crawler_sleep: u32,
+    /// `lru_crawler tocrawl`.
+    pub lru_crawler_tocrawl: u32,
+}
+
+impl Runtime {
+    fn from_settings(s: &Settings) -> Runtime {
+        Runtime {
+            slab_automove_ratio: s.slab_automove_ratio,
+            hot_lru_pct: s.hot_lru_pct,
+            warm_lru_pct: s.warm_lru_pct,
+            hot_max_factor: s.hot_max_factor,
+            warm_max_factor: s.warm_max_factor,
+            temporary_ttl: if s.temp_lru {
+                Some(s.temporary_ttl)
+            } else {
+                None
+            },
+            lru_crawler: s.lru_crawler,
+            lru_crawler_sleep: s.lru_crawler_sleep,
+            lru_crawler_tocrawl: s.lru_crawler_tocrawl,
+        }
     }
 }
 
@@ -95,6 +150,7 @@ pub struct Shared {
     pub verbosity: AtomicU32,
     /// `stats detail`.
     pub detail: Detail,
+    runtime: Mutex<Runtime>,
     /// One counter block per worker.
     pub thread_stats: Vec<ThreadStats>,
     /// Connection counters.
@@ -149,6 +205,11 @@ impl Shared {
     /// The current `verbosity` level.
     pub fn verbose(&self) -> u32 {
         self.verbosity.load(Relaxed)
+    }
+
+    /// The run-time settings (admin commands only; never on the request hot path).
+    pub fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
+        self.runtime.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Asks the dispatcher to stop the server (the `shutdown` command).
@@ -206,9 +267,15 @@ fn port_number(p: PortSetting) -> Option<u16> {
 }
 
 fn bind_all(s: &Settings, ports: &mut Option<PortFile>) -> io::Result<Bound> {
-    let mut b = Bound { listeners: Vec::new(), udp: Vec::new(), tcp_port: 0, udp_port: 0 };
+    let mut b = Bound {
+        listeners: Vec::new(),
+        udp: Vec::new(),
+        tcp_port: 0,
+        udp_port: 0,
+    };
     if let Some(path) = &s.unix_socket {
-        b.listeners.push(Listener::Unix(bind_unix(path, s.unix_mask, s.backlog)?));
+        b.listeners
+            .push(Listener::Unix(bind_unix(path, s.unix_mask, s.backlog)?));
         return Ok(b);
     }
     let addrs = s.listen_addrs();
@@ -287,7 +354,11 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
         warm_lru_pct: s.warm_lru_pct,
         hot_max_factor: s.hot_max_factor,
         warm_max_factor: s.warm_max_factor,
-        temporary_ttl: if s.temp_lru { Some(s.temporary_ttl) } else { None },
+        temporary_ttl: if s.temp_lru {
+            Some(s.temporary_ttl)
+        } else {
+            None
+        },
         lru_crawler: s.lru_crawler,
         lru_crawler_sleep: s.lru_crawler_sleep,
         lru_crawler_tocrawl: s.lru_crawler_tocrawl,
@@ -323,11 +394,13 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
     raise_nofile(max_conns, settings.threads);
 
     let mut port_file = PortFile::from_env();
-    let bound = bind_all(&settings, &mut port_file).map_err(|e| format!("failed to listen: {e}"))?;
+    let bound =
+        bind_all(&settings, &mut port_file).map_err(|e| format!("failed to listen: {e}"))?;
 
     // Publish the ports before dropping privileges (the file's directory may be root's).
     if let Some(p) = &port_file {
-        p.publish().map_err(|e| format!("failed to write the port file: {e}"))?;
+        p.publish()
+            .map_err(|e| format!("failed to write the port file: {e}"))?;
     }
     if let Some(user) = settings.user.as_deref().filter(|u| !u.is_empty()) {
         if nix::unistd::geteuid().is_root() {
@@ -341,7 +414,10 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         signal_hook::low_level::pipe::register(sig, w).map_err(|e| e.to_string())?;
     }
     // A broken pipe is a closed connection, not a reason to die.
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGPIPE, Arc::new(AtomicBool::new(false)));
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGPIPE,
+        Arc::new(AtomicBool::new(false)),
+    );
 
     let engine = Engine::new(engine_config(&settings));
     let threads = settings.threads.max(1);
@@ -349,6 +425,7 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         engine,
         verbosity: AtomicU32::new(u32::from(settings.verbose)),
         detail: Detail::new(settings.detail_enabled, settings.prefix_delimiter),
+        runtime: Mutex::new(Runtime::from_settings(&settings)),
         thread_stats: (0..threads).map(|_| ThreadStats::default()).collect(),
         conn_stats: ConnStats::default(),
         stopping: AtomicBool::new(false),
@@ -364,7 +441,10 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         bound_tcp_port: bound.tcp_port,
         bound_udp_port: bound.udp_port,
         started: Instant::now(),
-        started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        started_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
         settings,
     });
 
@@ -378,7 +458,8 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
             Some(u) => Some(u.try_clone().map_err(|e| e.to_string())?),
             None => None,
         };
-        let (worker, waker) = Worker::<B>::new(shared.clone(), i, inbox.clone(), udp).map_err(|e| e.to_string())?;
+        let (worker, waker) =
+            Worker::<B>::new(shared.clone(), i, inbox.clone(), udp).map_err(|e| e.to_string())?;
         worker_handles.push((inbox, waker));
         let h = std::thread::Builder::new()
             .name(format!("evcached-worker-{i}"))
@@ -387,7 +468,8 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         handles.push(h);
     }
     let (dispatcher, _waker) =
-        Dispatcher::<B>::new(bound.listeners, worker_handles, shared.clone(), sig_read).map_err(|e| e.to_string())?;
+        Dispatcher::<B>::new(bound.listeners, worker_handles, shared.clone(), sig_read)
+            .map_err(|e| e.to_string())?;
     dispatcher.run();
     for h in handles {
         let _ = h.join();

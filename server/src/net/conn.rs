@@ -116,7 +116,13 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps an accepted stream.
-    pub fn new(stream: Stream, token: Token, session: Session, now: u32, read_to_block: bool) -> Conn {
+    pub fn new(
+        stream: Stream,
+        token: Token,
+        session: Session,
+        now: u32,
+        read_to_block: bool,
+    ) -> Conn {
         Conn {
             stream,
             token,
@@ -174,7 +180,12 @@ impl Conn {
 
     /// Reads once into the buffer. Returns the bytes read (0 on `WouldBlock`) and whether
     /// the read filled all the free space; EOF is an `UnexpectedEof` error.
-    fn fill(&mut self, pool: &mut BufPool, need: usize, ctx: &Ctx<'_>) -> io::Result<(usize, bool)> {
+    fn fill(
+        &mut self,
+        pool: &mut BufPool,
+        need: usize,
+        ctx: &Ctx<'_>,
+    ) -> io::Result<(usize, bool)> {
         self.reserve(pool, need);
         let space = self.rbuf.len() - self.rlen;
         match self.stream.read(&mut self.rbuf[self.rlen..]) {
@@ -255,7 +266,10 @@ impl Conn {
             // Parse everything buffered, within budget and the output limit.
             while left > 0 && self.rpos < self.rlen && self.out.pending() < OUT_LIMIT {
                 self.state = State::Parsing;
-                match self.session.step(&self.rbuf[self.rpos..self.rlen], &mut self.out, ctx) {
+                match self
+                    .session
+                    .step(&self.rbuf[self.rpos..self.rlen], &mut self.out, ctx)
+                {
                     Progress::Consumed(n) => {
                         self.rpos += n;
                         left -= 1;
@@ -328,7 +342,9 @@ impl Conn {
             if need > n {
                 need -= n;
             }
-            if self.rlen - self.rpos > MAX_LINE && self.session.line_too_long(&self.rbuf[self.rpos..self.rlen]) {
+            if self.rlen - self.rpos > MAX_LINE
+                && self.session.line_too_long(&self.rbuf[self.rpos..self.rlen])
+            {
                 self.state = State::Closed;
                 return Ok(Outcome::Close);
             }

@@ -55,7 +55,19 @@ impl<B: EventBase> Dispatcher<B> {
         signals.set_nonblocking(true)?;
         base.add_in(signals.as_fd(), SIGNALS)?;
         shared.conn_stats.accepting_conns.store(1, Relaxed);
-        Ok((Dispatcher { base, listeners, workers, next: 0, shared, signals, paused: None, ready: Vec::new() }, waker))
+        Ok((
+            Dispatcher {
+                base,
+                listeners,
+                workers,
+                next: 0,
+                shared,
+                signals,
+                paused: None,
+                ready: Vec::new(),
+            },
+            waker,
+        ))
     }
 
     /// Runs until a stop is requested, then tells the workers and returns.
@@ -166,7 +178,9 @@ impl<B: EventBase> Dispatcher<B> {
     }
 
     fn maybe_resume(&mut self) {
-        let Some((since, conns)) = self.paused else { return };
+        let Some((since, conns)) = self.paused else {
+            return;
+        };
         if self.shared.conn_stats.curr_connections.load(Relaxed) >= conns {
             return;
         }
@@ -174,7 +188,10 @@ impl<B: EventBase> Dispatcher<B> {
             let _ = self.base.add_in(listener_fd(l), Token(i as u64));
         }
         let us = since.elapsed().as_micros() as u64;
-        self.shared.conn_stats.time_in_listen_disabled_us.fetch_add(us, Relaxed);
+        self.shared
+            .conn_stats
+            .time_in_listen_disabled_us
+            .fetch_add(us, Relaxed);
         self.shared.conn_stats.accepting_conns.store(1, Relaxed);
         self.paused = None;
     }

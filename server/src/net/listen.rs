@@ -19,7 +19,11 @@ pub enum Listener {
 }
 
 fn new_socket(addr: &SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let s = Socket::new(domain, ty, Some(proto))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;

@@ -46,7 +46,11 @@ impl Stream {
                 Ok(a) => format!("tcp:{a}"),
                 Err(_) => "tcp:unknown".to_string(),
             },
-            Stream::Unix(s) => match s.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())) {
+            Stream::Unix(s) => match s
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            {
                 Some(p) => format!("unix:{p}"),
                 None => "unix:".to_string(),
             },
@@ -60,7 +64,11 @@ impl Stream {
                 Ok(a) => format!("tcp:{a}"),
                 Err(_) => "tcp:unknown".to_string(),
             },
-            Stream::Unix(s) => match s.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())) {
+            Stream::Unix(s) => match s
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            {
                 Some(p) => format!("unix:{p}"),
                 None => "unix:".to_string(),
             },

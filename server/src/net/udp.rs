@@ -29,7 +29,13 @@ impl UdpServer {
     pub fn new(sock: UdpSocket) -> UdpServer {
         let mut out = Output::new();
         out.set_track_objects(true);
-        UdpServer { sock, buf: vec![0; 65536], out, flat: Vec::new(), frame: Vec::with_capacity(MAX_DGRAM) }
+        UdpServer {
+            sock,
+            buf: vec![0; 65536],
+            out,
+            flat: Vec::new(),
+            frame: Vec::with_capacity(MAX_DGRAM),
+        }
     }
 
     /// The socket (for registration).
@@ -54,7 +60,12 @@ impl UdpServer {
             if total != 1 {
                 continue; // multi-datagram requests are not supported (as in memcached)
             }
-            let mut ctx = Ctx { shared, stats, now: shared.now(), udp: true };
+            let mut ctx = Ctx {
+                shared,
+                stats,
+                now: shared.now(),
+                udp: true,
+            };
             let mut session = Session::new(BindingProtocol::Ascii);
             let mut pos = HEADER;
             while pos < n {

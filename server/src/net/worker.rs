@@ -58,7 +58,12 @@ pub struct Worker<B: EventBase> {
 
 impl<B: EventBase> Worker<B> {
     /// Creates the worker's base and waker. Returns the worker and its waker.
-    pub fn new(shared: Arc<Shared>, index: usize, inbox: Arc<Inbox>, udp: Option<UdpSocket>) -> std::io::Result<(Self, B::Waker)> {
+    pub fn new(
+        shared: Arc<Shared>,
+        index: usize,
+        inbox: Arc<Inbox>,
+        udp: Option<UdpSocket>,
+    ) -> std::io::Result<(Self, B::Waker)> {
         let mut base = B::new()?;
         let waker = base.waker(WAKER)?;
         let udp = match udp {
@@ -111,7 +116,16 @@ impl<B: EventBase> Worker<B> {
             };
             let mut woken = false;
             {
-                let Worker { base, conns, pool, shared, index, yielded, udp, .. } = &mut self;
+                let Worker {
+                    base,
+                    conns,
+                    pool,
+                    shared,
+                    index,
+                    yielded,
+                    udp,
+                    ..
+                } = &mut self;
                 let stats = &shared.thread_stats[*index];
                 let shared: &Shared = shared;
                 let res = base.wait(timeout, |reg, token, _ready| {
@@ -125,7 +139,16 @@ impl<B: EventBase> Worker<B> {
                         }
                         return;
                     }
-                    drive_one(reg, conns, pool, shared, stats, token, yielded, read_to_block);
+                    drive_one(
+                        reg,
+                        conns,
+                        pool,
+                        shared,
+                        stats,
+                        token,
+                        yielded,
+                        read_to_block,
+                    );
                 });
                 if let Err(e) = res {
                     if shared.verbose() > 0 {
@@ -139,11 +162,29 @@ impl<B: EventBase> Worker<B> {
             }
             if !self.yielded.is_empty() {
                 std::mem::swap(&mut self.yielded, &mut self.resume);
-                let Worker { base, conns, pool, shared, index, yielded, resume, .. } = &mut self;
+                let Worker {
+                    base,
+                    conns,
+                    pool,
+                    shared,
+                    index,
+                    yielded,
+                    resume,
+                    ..
+                } = &mut self;
                 let stats = &shared.thread_stats[*index];
                 let reg = base.registry();
                 for token in resume.drain(..) {
-                    drive_one(reg, conns, pool, shared, stats, token, yielded, read_to_block);
+                    drive_one(
+                        reg,
+                        conns,
+                        pool,
+                        shared,
+                        stats,
+                        token,
+                        yielded,
+                        read_to_block,
+                    );
                 }
             }
             if self.shared.idle_timeout > 0 {
@@ -168,7 +209,10 @@ impl<B: EventBase> Worker<B> {
         for stream in incoming.drain(..) {
             if stopping {
                 drop(stream);
-                self.shared.conn_stats.curr_connections.fetch_sub(1, Relaxed);
+                self.shared
+                    .conn_stats
+                    .curr_connections
+                    .fetch_sub(1, Relaxed);
                 continue;
             }
             let entry = self.conns.vacant_entry();
@@ -179,7 +223,10 @@ impl<B: EventBase> Worker<B> {
             let conn = Conn::new(stream, token, session, self.shared.now(), read_to_block);
             if self.base.add_in(conn.stream.as_fd(), token).is_err() {
                 drop(conn);
-                self.shared.conn_stats.curr_connections.fetch_sub(1, Relaxed);
+                self.shared
+                    .conn_stats
+                    .curr_connections
+                    .fetch_sub(1, Relaxed);
                 continue;
             }
             entry.insert(conn);
@@ -192,7 +239,9 @@ impl<B: EventBase> Worker<B> {
         let victims: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.state == State::Waiting && c.is_idle() && now.saturating_sub(c.last_cmd) > limit)
+            .filter(|(_, c)| {
+                c.state == State::Waiting && c.is_idle() && now.saturating_sub(c.last_cmd) > limit
+            })
             .map(|(k, _)| k)
             .collect();
         for id in victims {
@@ -218,7 +267,10 @@ impl<B: EventBase> Worker<B> {
         let mut conn = self.conns.remove(id);
         conn.recycle(&mut self.pool);
         let _ = self.base.close_conn(OwnedFd::from(conn.stream));
-        self.shared.conn_stats.curr_connections.fetch_sub(1, Relaxed);
+        self.shared
+            .conn_stats
+            .curr_connections
+            .fetch_sub(1, Relaxed);
     }
 }
 
@@ -236,7 +288,9 @@ fn drive_one<R: Registry>(
     _read_to_block: bool,
 ) {
     let slot = token.slot() as usize;
-    let Some(conn) = conns.get_mut(slot) else { return };
+    let Some(conn) = conns.get_mut(slot) else {
+        return;
+    };
     if conn.token != token {
         return; // stale event for a previous occupant of the slot
     }

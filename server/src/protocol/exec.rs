@@ -64,7 +64,13 @@ pub struct Hit {
 }
 
 fn hit(item: ItemRef) -> Hit {
-    Hit { flags: item.flags(), cas: item.cas(), value_len: item.value_len(), item }
+    // (value_len counts the bytes only, without the trailing "\r\n")
+    Hit {
+        flags: item.flags(),
+        cas: item.cas(),
+        value_len: item.value_len(),
+        item,
+    }
 }
 
 /// Looks a key up (counts a get).
@@ -74,49 +80,82 @@ pub fn get(ctx: &Ctx<'_>, key: &[u8]) -> Option<Hit> {
 
 /// Looks a key up and sets its exptime (gat/gats; counts a touch).
 pub fn gat(ctx: &Ctx<'_>, key: &[u8], exptime: i32) -> Option<Hit> {
-    ctx.shared.engine.gat(key, exptime).map(hit)
+    ctx.shared.engine.gat(key, i64::from(exptime)).map(hit)
 }
 
 /// Appends the value of `hit` (zero copy) and its `\r\n`.
 pub fn push_value(out: &mut Output<ValueRef>, hit: Hit) {
-    let n = hit.item.value_chunk_count();
-    for i in 0..n {
-        out.push_value(ValueRef::new(hit.item.clone(), i));
+    if hit.item.value().is_some() {
+        out.push_value(ValueRef::new(hit.item, 0));
+    } else {
+        let n = hit.item.value_chunks().len();
+        for i in 0..n {
+            out.push_value(ValueRef::new(hit.item.clone(), i));
+        }
     }
     out.push(b"\r\n");
 }
 
-/// Would an item with this key length, flags and value length fit `-I`?
+/// Would an item with this key length, flags and value length fit `-I`? (memcached's
+/// `item_size_ok`: 48-byte header, CAS, key + NUL, flags when non-zero, value + CRLF.)
 pub fn item_fits(ctx: &Ctx<'_>, nkey: usize, flags: u32, vlen: usize) -> bool {
-    ctx.shared.engine.item_size_ok(nkey, flags, vlen)
+    let s = &ctx.shared.settings;
+    let cas = if s.use_cas { 8 } else { 0 };
+    let size = 48 + cas + nkey + 1 + if flags != 0 { 4 } else { 0 } + vlen + 2;
+    size <= s.item_size_max
 }
 
-/// Bookkeeping for a store refused before its data was read: counts it and, for `set`,
-/// unlinks the existing item so no stale value survives (memcached does the same).
-pub fn refused_store(ctx: &Ctx<'_>, key: &[u8], is_set: bool, why: StoreOutcome) {
-    let err = match why {
-        StoreOutcome::OutOfMemory => StoreError::OutOfMemory,
-        _ => StoreError::TooLarge,
-    };
-    ctx.shared.engine.store_refused(key, is_set, err);
-}
-
-/// Counts a storage command whose data block was malformed (memcached counts it as a set).
-pub fn count_set(ctx: &Ctx<'_>) {
-    ctx.shared.engine.count_set();
-}
-
-/// Stores a value.
-pub fn store(ctx: &Ctx<'_>, mode: Mode, key: &[u8], flags: u32, exptime: i32, data: &[u8]) -> StoreOutcome {
-    let mode = match mode {
+fn engine_mode(mode: Mode) -> StoreMode {
+    match mode {
         Mode::Set => StoreMode::Set,
         Mode::Add => StoreMode::Add,
         Mode::Replace => StoreMode::Replace,
         Mode::Append => StoreMode::Append,
         Mode::Prepend => StoreMode::Prepend,
         Mode::Cas(c) => StoreMode::Cas(c),
-    };
-    match ctx.shared.engine.store(mode, key, flags, exptime, data) {
+    }
+}
+
+/// Allocates the item for a store without filling it, for the cases where memcached has
+/// allocated before it looks at the data: a value refused for size or memory (the engine
+/// counts it and, for `set`, unlinks the old item) or a malformed data block (counted as
+/// a set, then dropped). Returns the refusal, if any.
+pub fn alloc_only(
+    ctx: &Ctx<'_>,
+    mode: Mode,
+    key: &[u8],
+    flags: u32,
+    exptime: i32,
+    vlen: usize,
+) -> Option<StoreOutcome> {
+    match ctx
+        .shared
+        .engine
+        .alloc(engine_mode(mode), key, flags, i64::from(exptime), vlen)
+    {
+        Ok(w) => {
+            drop(w);
+            None
+        }
+        Err(StoreError::TooLarge) => Some(StoreOutcome::TooLarge),
+        Err(StoreError::OutOfMemory) => Some(StoreOutcome::OutOfMemory),
+    }
+}
+
+/// Stores a value.
+pub fn store(
+    ctx: &Ctx<'_>,
+    mode: Mode,
+    key: &[u8],
+    flags: u32,
+    exptime: i32,
+    data: &[u8],
+) -> StoreOutcome {
+    match ctx
+        .shared
+        .engine
+        .store(engine_mode(mode), key, flags, i64::from(exptime), data)
+    {
         Ok(StoreResult::Stored(c)) => StoreOutcome::Stored(c),
         Ok(StoreResult::NotStored) => StoreOutcome::NotStored,
         Ok(StoreResult::Exists) => StoreOutcome::Exists,
@@ -133,7 +172,7 @@ pub fn delete(ctx: &Ctx<'_>, key: &[u8]) -> bool {
 
 /// incr (`incr` true) or decr.
 pub fn arith(ctx: &Ctx<'_>, key: &[u8], incr: bool, delta: u64) -> ArithOutcome {
-    match ctx.shared.engine.delta(key, incr, delta, 0) {
+    match ctx.shared.engine.incr_decr(key, delta, incr, 0) {
         Ok(r) => ArithOutcome::Value(r.value),
         Err(DeltaError::NotFound) | Err(DeltaError::Exists) => ArithOutcome::NotFound,
         Err(DeltaError::NonNumeric) => ArithOutcome::NonNumeric,
@@ -143,5 +182,5 @@ pub fn arith(ctx: &Ctx<'_>, key: &[u8], incr: bool, delta: u64) -> ArithOutcome 
 
 /// Sets a key's exptime; true if it was there.
 pub fn touch(ctx: &Ctx<'_>, key: &[u8], exptime: i32) -> bool {
-    ctx.shared.engine.touch(key, exptime)
+    ctx.shared.engine.touch(key, i64::from(exptime))
 }

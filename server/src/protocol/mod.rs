@@ -22,9 +22,36 @@ use crate::server::Shared;
 use crate::settings::BindingProtocol;
 use crate::stats::ThreadStats;
 
-/// The value handle replies carry: a refcounted reference into item memory, released
-/// when the bytes have been written.
-pub type ValueRef = evcached_storage::ValueSlice;
+/// The value bytes replies carry: a refcounted reference into item memory (one chunk of
+/// it), released when the bytes have been written. Zero copy: the iovec points into the
+/// item.
+#[derive(Clone)]
+pub struct ValueRef {
+    item: evcached_storage::ItemRef,
+    chunk: usize,
+}
+
+impl ValueRef {
+    /// Chunk `chunk` of `item`'s value (0 for ordinary items).
+    pub fn new(item: evcached_storage::ItemRef, chunk: usize) -> ValueRef {
+        ValueRef { item, chunk }
+    }
+}
+
+impl AsRef<[u8]> for ValueRef {
+    fn as_ref(&self) -> &[u8] {
+        match self.item.value() {
+            Some(v) => v,
+            // Chained (large) items: one slice per chunk.
+            None => self
+                .item
+                .value_chunks()
+                .get(self.chunk)
+                .copied()
+                .unwrap_or(&[]),
+        }
+    }
+}
 
 /// What one step of parsing did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +83,12 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context for a stream connection.
     pub fn new(shared: &'a Shared, stats: &'a ThreadStats) -> Ctx<'a> {
-        Ctx { shared, stats, now: shared.now(), udp: false }
+        Ctx {
+            shared,
+            stats,
+            now: shared.now(),
+            udp: false,
+        }
     }
 }
 
@@ -93,7 +125,12 @@ impl Session {
     }
 
     /// Handles the next command in `input` (non-empty).
-    pub fn step(&mut self, input: &[u8], out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) -> Progress {
+    pub fn step(
+        &mut self,
+        input: &[u8],
+        out: &mut Output<ValueRef>,
+        ctx: &mut Ctx<'_>,
+    ) -> Progress {
         if self.swallow > 0 {
             let n = self.swallow.min(input.len());
             self.swallow -= n;

@@ -27,7 +27,9 @@ fn scan(s: &[u8]) -> Option<(bool, Option<u64>, &[u8])> {
     let mut val: Option<u64> = Some(0);
     while i < s.len() && s[i].is_ascii_digit() {
         let d = u64::from(s[i] - b'0');
-        val = val.and_then(|v| v.checked_mul(10)).and_then(|v| v.checked_add(d));
+        val = val
+            .and_then(|v| v.checked_mul(10))
+            .and_then(|v| v.checked_add(d));
         i += 1;
     }
     if i == start {

@@ -136,7 +136,9 @@ impl<V: AsRef<[u8]>> Output<V> {
     /// not be older than the last write.
     pub fn truncate_to(&mut self, mark: usize) {
         while self.appended > mark {
-            let Some(seg) = self.segs.last_mut() else { break };
+            let Some(seg) = self.segs.last_mut() else {
+                break;
+            };
             let excess = self.appended - mark;
             match seg {
                 Seg::Text { start, end } => {
@@ -189,7 +191,11 @@ impl<V: AsRef<[u8]>> Output<V> {
                 break;
             }
             let bytes = self.seg_bytes(seg);
-            let bytes = if i == 0 { &bytes[self.head_off..] } else { bytes };
+            let bytes = if i == 0 {
+                &bytes[self.head_off..]
+            } else {
+                bytes
+            };
             iov[n] = IoSlice::new(bytes);
             n += 1;
         }
@@ -200,7 +206,11 @@ impl<V: AsRef<[u8]>> Output<V> {
     pub fn copy_pending(&self, dst: &mut Vec<u8>) {
         for (i, seg) in self.segs[self.head..].iter().enumerate() {
             let bytes = self.seg_bytes(seg);
-            dst.extend_from_slice(if i == 0 { &bytes[self.head_off..] } else { bytes });
+            dst.extend_from_slice(if i == 0 {
+                &bytes[self.head_off..]
+            } else {
+                bytes
+            });
         }
     }
 

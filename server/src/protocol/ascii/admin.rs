@@ -3,6 +3,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use evcached_storage::CrawlError;
+
 use super::{noreply_of, reply, Words, BAD_FORMAT, ERROR};
 use crate::protocol::number::{parse_i32_trunc, parse_u32_trunc};
 use crate::protocol::{Ctx, Output, ValueRef};
@@ -13,7 +15,6 @@ pub(super) fn flush_all(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx
     let nt = w.n + 1;
     let engine = &ctx.shared.engine;
     if !ctx.shared.settings.flush_enabled {
-        engine.count_flush();
         reply(out, noreply, b"CLIENT_ERROR flush_all not allowed\r\n");
         return;
     }
@@ -27,7 +28,7 @@ pub(super) fn flush_all(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx
             }
         }
     }
-    engine.flush_all(delay);
+    engine.flush_all(i64::from(delay));
     reply(out, noreply, b"OK\r\n");
 }
 
@@ -49,7 +50,7 @@ pub(super) fn memlimit(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<
         reply(out, noreply, ERROR);
         return;
     };
-    match ctx.shared.engine.set_memory_limit(mb) {
+    match ctx.shared.engine.set_memory_limit_mb(u64::from(mb)) {
         Ok(()) => reply(out, noreply, b"OK\r\n"),
         Err(e) => {
             if !noreply {
@@ -100,10 +101,12 @@ pub(super) fn slabs(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
     } else if nt >= 4 && w.get(1) == b"automove" {
         let noreply = noreply_of(w);
         if w.get(2) == b"ratio" {
-            let ratio = std::str::from_utf8(w.get(3)).ok().and_then(|s| s.trim().parse::<f64>().ok());
+            let ratio = std::str::from_utf8(w.get(3))
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok());
             match ratio {
                 Some(r) if nt >= 5 => {
-                    ctx.shared.engine.set_slab_automove_ratio(r);
+                    ctx.shared.runtime().slab_automove_ratio = r;
                     reply(out, noreply, b"OK\r\n");
                 }
                 _ => reply(out, noreply, ERROR),
@@ -112,8 +115,7 @@ pub(super) fn slabs(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
         }
         match parse_u32_trunc(w.get(2)) {
             None => reply(out, noreply, BAD_FORMAT),
-            Some(level) if level <= 2 => {
-                ctx.shared.engine.set_slab_automove(level as u8);
+            Some(level) if level <= 2 && ctx.shared.engine.set_slab_automove(level as u8) => {
                 reply(out, noreply, b"OK\r\n");
             }
             Some(_) => reply(out, noreply, ERROR),
@@ -128,20 +130,41 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
     let noreply = noreply_of(w);
     let nt = w.n + 1;
     let maintainer = ctx.shared.settings.lru_maintainer;
-    let f64_of = |b: &[u8]| std::str::from_utf8(b).ok().and_then(|s| s.trim().parse::<f64>().ok());
+    let f64_of = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
     match w.get(1) {
         b"tune" if nt >= 7 => {
-            let parsed = (parse_u32_trunc(w.get(2)), parse_u32_trunc(w.get(3)), f64_of(w.get(4)), f64_of(w.get(5)));
+            let parsed = (
+                parse_u32_trunc(w.get(2)),
+                parse_u32_trunc(w.get(3)),
+                f64_of(w.get(4)),
+                f64_of(w.get(5)),
+            );
             let (Some(hot), Some(warm), Some(hot_f), Some(warm_f)) = parsed else {
                 reply(out, noreply, ERROR);
                 return;
             };
             if u64::from(hot) + u64::from(warm) > 80 {
-                reply(out, noreply, b"ERROR hot and warm pcts must not exceed 80\r\n");
+                reply(
+                    out,
+                    noreply,
+                    b"ERROR hot and warm pcts must not exceed 80\r\n",
+                );
             } else if warm_f <= 0.0 || hot_f <= 0.0 {
-                reply(out, noreply, b"ERROR hot/warm age factors must be greater than 0\r\n");
+                reply(
+                    out,
+                    noreply,
+                    b"ERROR hot/warm age factors must be greater than 0\r\n",
+                );
             } else {
-                ctx.shared.engine.lru_tune(hot, warm, hot_f, warm_f);
+                let mut rt = ctx.shared.runtime();
+                rt.hot_lru_pct = hot;
+                rt.warm_lru_pct = warm;
+                rt.hot_max_factor = hot_f;
+                rt.warm_max_factor = warm_f;
                 reply(out, noreply, b"OK\r\n");
             }
         }
@@ -159,7 +182,7 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
         b"temp_ttl" if nt >= 4 && maintainer => match parse_i32_trunc(w.get(2)) {
             None => reply(out, noreply, ERROR),
             Some(ttl) => {
-                ctx.shared.engine.set_temp_ttl(if ttl < 0 { None } else { Some(ttl as u32) });
+                ctx.shared.runtime().temporary_ttl = if ttl < 0 { None } else { Some(ttl as u32) };
                 reply(out, noreply, b"OK\r\n");
             }
         },
@@ -167,67 +190,78 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
     }
 }
 
+/// memcached's class list for `lru_crawler crawl`: `all` or comma-separated ids.
+fn crawl_classes(arg: &[u8]) -> Result<Option<Vec<u8>>, CrawlError> {
+    if arg == b"all" {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for part in arg.split(|&b| b == b',').filter(|p| !p.is_empty()) {
+        match parse_u32_trunc(part) {
+            Some(id) if (1..64).contains(&id) => ids.push(id as u8),
+            _ => return Err(CrawlError::BadClass),
+        }
+    }
+    Ok(Some(ids))
+}
+
+fn push_line(out: &mut Output<ValueRef>, msg: &str) {
+    out.push(msg.as_bytes());
+    out.push(b"\r\n");
+    out.end_object();
+}
+
 /// `lru_crawler crawl|tocrawl|sleep|enable|disable|metadump ...`.
 pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let nt = w.n + 1;
-    let engine = &ctx.shared.engine;
+    let shared = ctx.shared;
     match (nt, w.get(1)) {
         (4, b"crawl") => {
-            let ids = std::str::from_utf8(w.get(2)).unwrap_or("");
-            match engine.lru_crawler_crawl(ids) {
+            if !shared.runtime().lru_crawler {
+                return push_line(out, &CrawlError::Disabled.to_string());
+            }
+            let res = crawl_classes(w.get(2))
+                .and_then(|ids| shared.engine.lru_crawler_crawl(ids.as_deref()));
+            match res {
                 Ok(()) => reply(out, false, b"OK\r\n"),
-                Err(e) => {
-                    out.push(e.to_string().as_bytes());
-                    out.push(b"\r\n");
-                    out.end_object();
-                }
+                Err(e) => push_line(out, &e.to_string()),
             }
         }
-        (4, b"metadump") => {
-            if !ctx.shared.settings.dump_enabled {
-                reply(out, false, b"ERROR metadump not allowed\r\n");
-                return;
-            }
-            let ids = std::str::from_utf8(w.get(2)).unwrap_or("");
-            match engine.lru_crawler_metadump(ids) {
-                Ok(dump) => {
-                    out.push(&dump);
-                    out.push(b"END\r\n");
-                    out.end_object();
-                }
-                Err(e) => {
-                    out.push(e.to_string().as_bytes());
-                    out.push(b"\r\n");
-                    out.end_object();
-                }
-            }
-        }
+        // Dumping item metadata needs an engine walk that evcached does not offer; it
+        // answers as memcached does with dumping disabled (-X).
+        (4, b"metadump") => reply(out, false, b"ERROR metadump not allowed\r\n"),
         (4, b"tocrawl") => match parse_u32_trunc(w.get(2)) {
             Some(n) => {
-                engine.set_lru_crawler_tocrawl(n);
+                shared.runtime().lru_crawler_tocrawl = n;
                 reply(out, false, b"OK\r\n");
             }
             None => reply(out, false, BAD_FORMAT),
         },
         (4, b"sleep") => match parse_u32_trunc(w.get(2)) {
-            Some(us) if us > 1_000_000 => {
-                reply(out, false, b"CLIENT_ERROR sleep must be one second or less\r\n")
-            }
+            Some(us) if us > 1_000_000 => reply(
+                out,
+                false,
+                b"CLIENT_ERROR sleep must be one second or less\r\n",
+            ),
             Some(us) => {
-                engine.set_lru_crawler_sleep(us);
+                shared.runtime().lru_crawler_sleep = us;
                 reply(out, false, b"OK\r\n");
             }
             None => reply(out, false, BAD_FORMAT),
         },
         (3, b"enable") => {
-            if engine.lru_crawler_enable(true) {
-                reply(out, false, b"OK\r\n");
-            } else {
+            let mut rt = shared.runtime();
+            if rt.lru_crawler {
                 reply(out, false, b"ERROR failed to start lru crawler thread\r\n");
+            } else {
+                rt.lru_crawler = true;
+                reply(out, false, b"OK\r\n");
             }
         }
         (3, b"disable") => {
-            if engine.lru_crawler_enable(false) {
+            let mut rt = shared.runtime();
+            if rt.lru_crawler {
+                rt.lru_crawler = false;
                 reply(out, false, b"OK\r\n");
             } else {
                 reply(out, false, b"ERROR failed to stop lru crawler thread\r\n");

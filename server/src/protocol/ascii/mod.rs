@@ -50,7 +50,12 @@ pub fn line_too_long(buffered: &[u8]) -> bool {
 }
 
 /// Handles one command line (and its data block for storage commands).
-pub fn step(sess: &mut Session, input: &[u8], out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) -> Progress {
+pub fn step(
+    sess: &mut Session,
+    input: &[u8],
+    out: &mut Output<ValueRef>,
+    ctx: &mut Ctx<'_>,
+) -> Progress {
     let Some(nl) = memchr::memchr(b'\n', input) else {
         return Progress::NeedMore(input.len() + 1);
     };

@@ -8,7 +8,13 @@ use crate::protocol::{Ctx, Output, ValueRef};
 /// Looks up every key of the line in order (repeated keys are answered repeatedly),
 /// appending a `VALUE` block per hit and a final `END`. One over-long key discards the
 /// whole reply and answers only `CLIENT_ERROR bad command line format`.
-pub(super) fn get(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>, with_cas: bool, touch: bool) {
+pub(super) fn get(
+    w: &Words<'_>,
+    out: &mut Output<ValueRef>,
+    ctx: &mut Ctx<'_>,
+    with_cas: bool,
+    touch: bool,
+) {
     let mut first = 1;
     let mut exptime = 0;
     if touch {
@@ -31,7 +37,11 @@ pub(super) fn get(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>, 
             reply(out, false, BAD_FORMAT);
             return;
         }
-        let found = if touch { exec::gat(ctx, key, exptime) } else { exec::get(ctx, key) };
+        let found = if touch {
+            exec::gat(ctx, key, exptime)
+        } else {
+            exec::get(ctx, key)
+        };
         if detail {
             ctx.shared.detail.record_get(key, found.is_some());
         }

@@ -39,9 +39,11 @@ pub(super) fn update(
         reply(out, noreply, BAD_FORMAT);
         return line_only;
     }
-    let (Some(flags), Some(exptime), Some(vlen)) =
-        (parse_u32_trunc(w.get(2)), parse_i32_trunc(w.get(3)), parse_i32_trunc(w.get(4)))
-    else {
+    let (Some(flags), Some(exptime), Some(vlen)) = (
+        parse_u32_trunc(w.get(2)),
+        parse_i32_trunc(w.get(3)),
+        parse_i32_trunc(w.get(4)),
+    ) else {
         reply(out, noreply, BAD_FORMAT);
         return line_only;
     };
@@ -65,10 +67,18 @@ pub(super) fn update(
         ctx.shared.detail.record_set(key);
     }
 
+    let mode = match kind {
+        Kind::Set => exec::Mode::Set,
+        Kind::Add => exec::Mode::Add,
+        Kind::Replace => exec::Mode::Replace,
+        Kind::Append => exec::Mode::Append,
+        Kind::Prepend => exec::Mode::Prepend,
+        Kind::Cas => exec::Mode::Cas(cas),
+    };
     if !exec::item_fits(ctx, key.len(), flags, vlen) {
-        // Refused before reading the value: reply, swallow the data block, and make
-        // sure a failed `set` leaves no stale value behind.
-        exec::refused_store(ctx, key, kind == Kind::Set, StoreOutcome::TooLarge);
+        // Refused before reading the value: reply and swallow the data block (the engine
+        // counts it and makes sure a failed `set` leaves no stale value behind).
+        exec::alloc_only(ctx, mode, key, flags, exptime, vlen);
         reply(out, noreply, b"SERVER_ERROR object too large for cache\r\n");
         let have = input.len() - consumed;
         if have >= vlen + 2 {
@@ -82,18 +92,14 @@ pub(super) fn update(
     }
     let data = &input[consumed..consumed + vlen];
     if &input[consumed + vlen..total] != b"\r\n" {
-        exec::count_set(ctx);
-        reply(out, noreply, b"CLIENT_ERROR bad data chunk\r\n");
+        let msg: &[u8] = match exec::alloc_only(ctx, mode, key, flags, exptime, vlen) {
+            None => b"CLIENT_ERROR bad data chunk\r\n",
+            Some(StoreOutcome::OutOfMemory) => b"SERVER_ERROR out of memory storing object\r\n",
+            Some(_) => b"SERVER_ERROR object too large for cache\r\n",
+        };
+        reply(out, noreply, msg);
         return Progress::Consumed(total);
     }
-    let mode = match kind {
-        Kind::Set => exec::Mode::Set,
-        Kind::Add => exec::Mode::Add,
-        Kind::Replace => exec::Mode::Replace,
-        Kind::Append => exec::Mode::Append,
-        Kind::Prepend => exec::Mode::Prepend,
-        Kind::Cas => exec::Mode::Cas(cas),
-    };
     let msg: &[u8] = match exec::store(ctx, mode, key, flags, exptime, data) {
         StoreOutcome::Stored(_) => b"STORED\r\n",
         StoreOutcome::NotStored => b"NOT_STORED\r\n",
@@ -130,7 +136,11 @@ pub(super) fn delete(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_
     if ctx.shared.detail.enabled() {
         ctx.shared.detail.record_delete(key);
     }
-    let msg: &[u8] = if exec::delete(ctx, key) { b"DELETED\r\n" } else { b"NOT_FOUND\r\n" };
+    let msg: &[u8] = if exec::delete(ctx, key) {
+        b"DELETED\r\n"
+    } else {
+        b"NOT_FOUND\r\n"
+    };
     reply(out, noreply, msg);
 }
 
@@ -143,7 +153,11 @@ pub(super) fn arith(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
         return;
     }
     let Some(delta) = parse_u64(w.get(2)) else {
-        reply(out, noreply, b"CLIENT_ERROR invalid numeric delta argument\r\n");
+        reply(
+            out,
+            noreply,
+            b"CLIENT_ERROR invalid numeric delta argument\r\n",
+        );
         return;
     };
     match exec::arith(ctx, key, incr, delta) {
@@ -158,9 +172,11 @@ pub(super) fn arith(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
             }
         }
         exec::ArithOutcome::NotFound => reply(out, noreply, b"NOT_FOUND\r\n"),
-        exec::ArithOutcome::NonNumeric => {
-            reply(out, noreply, b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n")
-        }
+        exec::ArithOutcome::NonNumeric => reply(
+            out,
+            noreply,
+            b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+        ),
         exec::ArithOutcome::OutOfMemory => reply(out, noreply, b"SERVER_ERROR out of memory\r\n"),
     }
 }
@@ -177,6 +193,10 @@ pub(super) fn touch(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
         reply(out, noreply, b"CLIENT_ERROR invalid exptime argument\r\n");
         return;
     };
-    let msg: &[u8] = if exec::touch(ctx, key, exptime) { b"TOUCHED\r\n" } else { b"NOT_FOUND\r\n" };
+    let msg: &[u8] = if exec::touch(ctx, key, exptime) {
+        b"TOUCHED\r\n"
+    } else {
+        b"NOT_FOUND\r\n"
+    };
     reply(out, noreply, msg);
 }

@@ -28,7 +28,11 @@ impl<'a> Words<'a> {
                 break;
             }
             if n == MAX_WORDS {
-                return Words { w, n, rest: &line[i..] };
+                return Words {
+                    w,
+                    n,
+                    rest: &line[i..],
+                };
             }
             let start = i;
             while i < len && line[i] != b' ' {
@@ -66,7 +70,11 @@ mod tests {
 
     #[test]
     fn keeps_rest_after_23_words() {
-        let line: Vec<u8> = (0..30).map(|i| format!("k{i}")).collect::<Vec<_>>().join(" ").into_bytes();
+        let line: Vec<u8> = (0..30)
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .into_bytes();
         let w = Words::split(&line);
         assert_eq!(w.n, 23);
         assert_eq!(w.rest, b"k23 k24 k25 k26 k27 k28 k29");
