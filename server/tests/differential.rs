@@ -153,6 +153,30 @@ fn run_case(server: &Server, case: &Case) -> Vec<StepResult> {
     results
 }
 
+/// After this many cases of a group time out on the target, the rest of the group is
+/// reported as not run (each timeout costs the full reply deadline).
+const MAX_TIMEOUTS_PER_GROUP: usize = 3;
+
+/// Checks that `server` answers the sentinel on a fresh connection.
+fn preflight(server: &Server) -> Result<(), String> {
+    let mut c = Client::connect(server.port);
+    c.send(SENTINEL);
+    let r = c.read_until(SENTINEL_REPLY);
+    if r.bytes == SENTINEL_REPLY {
+        // Hang up cleanly so the first case (e.g. `stats conns`) does not see this one.
+        c.send(b"quit\r\n");
+        c.read_to_close(CLOSE_DEADLINE);
+        Ok(())
+    } else {
+        Err(format!(
+            "got {:?} (closed {}, timed out {})",
+            escape(&r.bytes),
+            r.closed,
+            r.timed_out
+        ))
+    }
+}
+
 /// Runs every group on `reference` and `target` servers; returns one report per differing
 /// case.
 fn compare(reference: Kind, target: Kind) -> (usize, Vec<String>) {
@@ -163,10 +187,33 @@ fn compare(reference: Kind, target: Kind) -> (usize, Vec<String>) {
         let args: Vec<&str> = group.args.iter().map(String::as_str).collect();
         let a = Server::start(reference.clone(), &args).unwrap_or_else(|e| panic!("{e}"));
         let b = Server::start(target.clone(), &args).unwrap_or_else(|e| panic!("{e}"));
+        for server in [&a, &b] {
+            if let Err(e) = preflight(server) {
+                panic!(
+                    "{} ({}): the sentinel exchange fails: {e}",
+                    server.kind.label(),
+                    group.name
+                );
+            }
+        }
+        let mut timeouts = 0;
         for case in &group.cases {
             total += 1;
+            if timeouts >= MAX_TIMEOUTS_PER_GROUP {
+                failures.push(format!(
+                    "[{}] {} ({}): not run, {} stopped answering in this group",
+                    case.name,
+                    case.origin,
+                    group.name,
+                    target.label()
+                ));
+                continue;
+            }
             let want = run_case(&a, case);
             let got = run_case(&b, case);
+            if got.iter().any(|r| r.timed_out) && !want.iter().any(|r| r.timed_out) {
+                timeouts += 1;
+            }
             if std::env::var_os("EVCACHED_CORPUS_DUMP").is_some() {
                 // Debug aid for corpus authors: show what the reference answered.
                 let shown: Vec<String> = want.iter().map(StepResult::show).collect();
