@@ -17,13 +17,13 @@ use super::ketama::Ring;
 /// How long a process may take to start listening before the test gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The backend server binary: `$EVCACHED_CLUSTER_BACKEND`, else the `evcached` binary cargo
-/// built for this test run (memcached while the package has no binary target yet).
+/// The backend server binary: `$EVCACHED_CLUSTER_BACKEND` (e.g. `memcached`, to check the
+/// tests themselves), else the `evcached` binary cargo built for this test run.
 pub fn backend_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("EVCACHED_CLUSTER_BACKEND") {
         return PathBuf::from(bin);
     }
-    PathBuf::from(option_env!("CARGO_BIN_EXE_evcached").unwrap_or("memcached"))
+    PathBuf::from(env!("CARGO_BIN_EXE_evcached"))
 }
 
 /// True when the tests run as root: memcached then insists on `-u`, so backends get `-u root`.
