@@ -104,7 +104,8 @@ usage: evcached-loadgen [options]
   --depth N            closed loop: requests in flight per connection (default 1)
   --burst              closed loop: send depth requests, await all, repeat
   --rate OPS           open loop at OPS requests/s in total, latency from the
-                       intended send time
+                       intended send time (the client spins when a send is due
+                       within 1 ms, so its CPU use says nothing here)
   --ratio G:S          get:set mix (default 9:1)
   --multiget N         keys per get (default 1)
   --key-size B         key bytes (default 32)

@@ -38,8 +38,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for p in &packages {
         cmd.args(["-p", p]);
     }
-    // Only bench targets: libtest harnesses of lib/bin targets reject criterion's flags.
-    cmd.arg("--benches");
+    // Only `[[bench]]` targets (`--benches` would add lib and bin targets, whose libtest
+    // harness rejects criterion's flags).
+    cmd.args(["--bench", "*"]);
     if !extra.is_empty() {
         cmd.arg("--").args(&extra);
     }
