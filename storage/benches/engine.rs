@@ -22,15 +22,22 @@ fn key(i: usize) -> Vec<u8> {
 }
 
 /// Runs `iters` operations split over `threads` threads and returns the wall time.
-fn run(e: &Arc<Engine>, threads: usize, iters: u64, value: &Arc<Vec<u8>>, get: bool) -> Duration {
+fn run(
+    e: &Arc<Engine>,
+    keys: &Arc<Vec<Vec<u8>>>,
+    threads: usize,
+    iters: u64,
+    value: &Arc<Vec<u8>>,
+    get: bool,
+) -> Duration {
     let per = iters.div_ceil(threads as u64);
     let start = Instant::now();
     let hs: Vec<_> = (0..threads)
         .map(|t| {
             let e = e.clone();
             let v = value.clone();
+            let keys = keys.clone();
             thread::spawn(move || {
-                let keys: Vec<Vec<u8>> = (0..KEYS).map(key).collect();
                 for i in 0..per as usize {
                     let k = &keys[(i * 7 + t * 13) % KEYS];
                     if get {
@@ -54,6 +61,7 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .sample_size(10);
     g.throughput(Throughput::Elements(1));
+    let keys = Arc::new((0..KEYS).map(key).collect::<Vec<_>>());
     for size in [32usize, 4096] {
         let value = Arc::new(vec![b'v'; size]);
         let e = engine();
@@ -65,7 +73,7 @@ fn bench(c: &mut Criterion) {
             for get in [true, false] {
                 let name = format!("{}/{}B/{}t", if get { "get" } else { "set" }, size, threads);
                 g.bench_function(name, |b| {
-                    b.iter_custom(|iters| run(&e, threads, iters, &value, get))
+                    b.iter_custom(|iters| run(&e, &keys, threads, iters, &value, get))
                 });
             }
         }

@@ -1079,6 +1079,75 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Calls `f` with a reference to every live item of the given classes (`None` = all),
+    /// walking slab pages (for `lru_crawler metadump`). Expired and flushed items are
+    /// skipped. Items stored during the walk may or may not be seen.
+    pub fn for_each_item(&self, classes: Option<&[u8]>, mut f: impl FnMut(&ItemRef)) {
+        let inner = &self.inner;
+        let n = inner.slabs.class_count() as u8;
+        let all: Vec<u8> = (1..=n).collect();
+        for &class in classes.unwrap_or(&all) {
+            if class == 0 || class > n {
+                continue;
+            }
+            for page in inner.slabs.class_pages(class) {
+                let mut refs = Vec::new();
+                {
+                    let _walk = inner.slabs.walk_guard();
+                    if inner.slabs.page_class(page) != class {
+                        continue;
+                    }
+                    let now = inner.now();
+                    for h in inner.slabs.page_handles(page) {
+                        if !inner.try_ref_linked(h) {
+                            continue;
+                        }
+                        let ch = inner.slabs.chunk(h);
+                        if inner.is_expired(ch, now) || inner.is_flushed(ch, now) {
+                            inner.decref(h);
+                            continue;
+                        }
+                        let fetched = ch.state().load(Relaxed) & FETCHED != 0;
+                        refs.push(ItemRef::new(inner.clone(), h, fetched));
+                    }
+                }
+                // Call back outside the walk lock: `f` may be slow (writing to a client).
+                refs.iter().for_each(&mut f);
+            }
+        }
+    }
+
+    /// `stats cachedump <class> <limit>`: (key, value bytes, exptime as Unix time or 0) for
+    /// up to `limit` items (0 = no limit) from the COLD LRU of `class`, head first, as
+    /// memcached walks it. None for a class id out of range.
+    pub fn cachedump(&self, class: u8, limit: usize) -> Option<Vec<(Vec<u8>, usize, i64)>> {
+        let inner = &self.inner;
+        if class == 0 || class as usize > inner.slabs.class_count() {
+            return None;
+        }
+        let cl = &inner.lrus[class as usize];
+        let l = cl.lock(COLD);
+        let mut out = Vec::new();
+        let mut h = l.head;
+        let started = inner.clock.process_started();
+        while h != NIL && (limit == 0 || out.len() < limit) {
+            let ch = inner.slabs.chunk(h);
+            let e = ch.exptime();
+            let abs = if e == 0 { 0 } else { started + i64::from(e) };
+            out.push((inner.key(ch).to_vec(), inner.value_len(ch), abs));
+            h = ch.next();
+        }
+        Some(out)
+    }
+
+    /// Meta `md <key> I`: instead of deleting, marks the item stale with a new CAS (and a
+    /// new exptime if given) and clears its win token. `cas` must match when non-zero.
+    pub fn mark_stale(&self, key: &[u8], cas: u64, exptime: Option<i64>) -> DeleteResult {
+        crate::store::mark_stale(&self.inner, key, cas, exptime)
+    }
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         self.shutdown();
@@ -1090,5 +1159,42 @@ impl lru::ClassLru {
     pub(crate) fn lock_peek_tail_time(&self, id: usize, slabs: &Slabs) -> Option<u32> {
         let l = self.lock(id);
         (l.tail != NIL).then(|| slabs.chunk(l.tail).time())
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn chains_stay_short() {
+        let e = Engine::new(EngineConfig {
+            background_threads: false,
+            ..EngineConfig::default()
+        });
+        let keys: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| format!("bench:key:{i:08}").into_bytes())
+            .collect();
+        for _ in 0..3 {
+            for k in &keys {
+                e.store(StoreMode::Set, k, 0, 0, b"v").unwrap();
+            }
+        }
+        let inner = &e.inner;
+        let mut longest = 0;
+        let mut total = 0;
+        for k in &keys {
+            let hv = murmur3_32(k, 0);
+            let s = inner.hash.lock(hv);
+            let mut h = s.bucket(hv).load(Relaxed);
+            let mut n = 0;
+            while h != NIL {
+                n += 1;
+                h = inner.slabs.chunk(h).h_next();
+            }
+            longest = longest.max(n);
+            total += n;
+        }
+        assert!(longest <= 8, "longest chain {longest}, total {total}");
     }
 }

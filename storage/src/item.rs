@@ -63,6 +63,11 @@ impl ItemRef {
         self.fetched_before
     }
 
+    /// Whether the item has ever been fetched (meta `me`/metadump `fetch=yes|no`).
+    pub fn fetched(&self) -> bool {
+        self.ch().state().load(Relaxed) & crate::memory::FETCHED != 0
+    }
+
     /// Value length in bytes.
     pub fn value_len(&self) -> usize {
         self.inner.value_len(self.ch())

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::engine::Inner;
 use crate::hash::murmur3_32;
 use crate::item::ItemWriter;
-use crate::memory::{Chunk, OwnedChunk, Stripe, CHUNKED, DATA_HDR, NIL};
+use crate::memory::{Chunk, OwnedChunk, Stripe, CHUNKED, DATA_HDR, NIL, STALE};
 use crate::stats::bump;
 use crate::types::*;
 
@@ -293,6 +293,43 @@ pub(crate) fn incr_decr(
         value,
         cas: new_cas,
     })
+}
+
+/// Meta `md I`: re-links a copy of the item with STALE set, a new CAS and optionally a new
+/// exptime (CAS ids are immutable in item memory, so a new CAS means a new item).
+pub(crate) fn mark_stale(
+    inner: &Inner,
+    key: &[u8],
+    cas: u64,
+    exptime: Option<i64>,
+) -> DeleteResult {
+    if key.is_empty() || key.len() > crate::engine::KEY_MAX {
+        return DeleteResult::NotFound;
+    }
+    let hv = murmur3_32(key, 0);
+    let s = inner.hash.lock(hv);
+    let h = find_live(inner, &s, hv, key);
+    if h == NIL {
+        bump!(inner.g, delete_misses);
+        return DeleteResult::NotFound;
+    }
+    let ch = inner.slabs.chunk(h);
+    if cas != 0 && inner.cas_of(ch) != cas {
+        return DeleteResult::Exists;
+    }
+    let exp = exptime
+        .map(|e| inner.clock.realtime(e))
+        .unwrap_or(ch.exptime());
+    let parts = item_value(inner, ch);
+    let Some((head, data)) = build(inner, key, inner.client_flags(ch), exp, &parts) else {
+        // No memory for the copy: fall back to deleting.
+        inner.unlink(&s, hv, h);
+        return DeleteResult::Deleted;
+    };
+    head.view().state().fetch_or(STALE, Relaxed);
+    bump!(inner.ccount(inner.slabs.class_of(h)), delete_hits);
+    publish(inner, &s, hv, head, data, h);
+    DeleteResult::Deleted
 }
 
 /// `delete`.

@@ -438,3 +438,78 @@ fn background_threads_stop_on_shutdown() {
     e.shutdown();
     assert!(e.get(b"a").is_some());
 }
+
+#[test]
+fn dumps_and_stale_marking() {
+    let e = Engine::new(EngineConfig {
+        lru_segmented: false,
+        background_threads: false,
+        ..EngineConfig::default()
+    });
+    e.store(StoreMode::Set, b"a", 0, 0, b"1").unwrap();
+    e.store(StoreMode::Set, b"b", 0, 100, b"22").unwrap();
+    e.store(StoreMode::Set, b"gone", 0, -1, b"x").unwrap();
+    let mut seen = Vec::new();
+    e.for_each_item(None, |it| seen.push(it.key().to_vec()));
+    seen.sort();
+    assert_eq!(seen, vec![b"a".to_vec(), b"b".to_vec()]);
+    let class = e.get(b"a").unwrap().slab_class();
+    let dump = e.cachedump(class, 0).unwrap();
+    assert_eq!(dump[0].0, b"gone");
+    assert_eq!(
+        dump[1],
+        (
+            b"b".to_vec(),
+            2,
+            e.process_started() + i64::from(e.realtime(100))
+        )
+    );
+    assert_eq!(e.cachedump(class, 1).unwrap().len(), 1);
+    assert!(e.cachedump(0, 1).is_none());
+    let it = e.get(b"a").unwrap();
+    assert!(it.fetched());
+    assert!(!it.is_stale());
+    assert!(it.claim_win());
+    assert!(!it.claim_win());
+    assert_eq!(e.mark_stale(b"a", it.cas() + 1, None), DeleteResult::Exists);
+    assert_eq!(
+        e.mark_stale(b"a", it.cas(), Some(30)),
+        DeleteResult::Deleted
+    );
+    let st = e.get(b"a").unwrap();
+    assert!(st.is_stale());
+    assert!(!st.win_sent());
+    assert!(st.cas() > it.cas());
+    assert_eq!(st.value_vec(), b"1");
+    assert_eq!(e.mark_stale(b"zz", 0, None), DeleteResult::NotFound);
+}
+
+#[test]
+fn two_phase_store_and_abandoned_writer() {
+    let e = engine();
+    let mut w = e.alloc(StoreMode::Set, b"big", 9, 0, 700_000).unwrap();
+    assert_eq!(w.len(), 700_000);
+    let mut n = 0u8;
+    while !w.is_complete() {
+        let buf = w.spare_mut();
+        let k = buf.len().min(4096);
+        for b in &mut buf[..k] {
+            *b = n;
+            n = n.wrapping_add(1);
+        }
+        w.advance(k);
+    }
+    assert!(matches!(e.commit(w), StoreResult::Stored(_)));
+    let it = e.get(b"big").unwrap();
+    assert!(it.is_chunked());
+    assert_eq!(it.value(), None);
+    let v = it.value_vec();
+    assert_eq!(v.len(), 700_000);
+    assert!(v.iter().enumerate().all(|(i, &b)| b == (i % 256) as u8));
+    drop(it);
+    let before = e.stats_slabs();
+    let w = e.alloc(StoreMode::Set, b"x", 0, 0, 10).unwrap();
+    drop(w); // a bad data chunk: the memory goes back
+    assert_eq!(e.stats_slabs().len(), before.len());
+    assert!(e.get(b"x").is_none());
+}

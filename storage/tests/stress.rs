@@ -41,6 +41,11 @@ fn mixed_ops_many_threads() {
         slab_automove: 2,
         ..EngineConfig::default()
     }));
+    // Enough items to start a hash table expansion that runs while the workers do.
+    for n in 0..10_000 {
+        let k = format!("key:{n}").into_bytes();
+        e.store(StoreMode::Set, &k, 0, 0, &make(&k, 0, 50)).unwrap();
+    }
     let threads: Vec<_> = (0..4u32)
         .map(|t| {
             let e = e.clone();
