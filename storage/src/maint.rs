@@ -376,7 +376,7 @@ fn rescue(inner: &Inner, s: &crate::memory::Stripe<'_>, hv: u32, h: u32, class: 
         return false;
     }
     let size = inner.item_size(old);
-    let Some(mut new) = inner.slabs.alloc(class, size) else {
+    let Some(mut new) = inner.slabs.alloc_no_grow(class, size) else {
         return false;
     };
     let hdr = inner.slabs.hdr();

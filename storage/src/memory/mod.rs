@@ -251,7 +251,7 @@ impl Slabs {
     }
 
     fn grow(&self, c: &mut ClassFree, class: u8) -> bool {
-        let mut g = self.global.lock().unwrap();
+        let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
         let page = if let Some(p) = g.pool.pop() {
             self.pool_pages.store(g.pool.len() as u64, Relaxed);
             p
@@ -273,9 +273,18 @@ impl Slabs {
     /// Takes a free chunk of `class`, growing the class by a page if allowed.
     /// `requested` is the item size (for `mem_requested`).
     pub fn alloc(&self, class: u8, requested: usize) -> Option<OwnedChunk> {
+        self.alloc_inner(class, requested, true)
+    }
+
+    /// Takes a free chunk of `class` without growing it (the rebalancer's rescues).
+    pub fn alloc_no_grow(&self, class: u8, requested: usize) -> Option<OwnedChunk> {
+        self.alloc_inner(class, requested, false)
+    }
+
+    fn alloc_inner(&self, class: u8, requested: usize, grow: bool) -> Option<OwnedChunk> {
         let cs = &self.classes[class as usize];
-        let mut c = cs.lock.lock().unwrap();
-        if c.head == NIL && !self.grow(&mut c, class) {
+        let mut c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if c.head == NIL && !(grow && self.grow(&mut c, class)) {
             return None;
         }
         let h = c.head;
@@ -305,7 +314,7 @@ impl Slabs {
         let cs = &self.classes[class as usize];
         cs.requested.fetch_sub(requested as u64, Relaxed);
         let ch = self.chunk(h);
-        let mut c = cs.lock.lock().unwrap();
+        let mut c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
         ch.state().store(FREE, Relaxed);
         if c.draining == Some(self.page_of(h)) {
             c.drained += 1;
@@ -324,7 +333,7 @@ impl Slabs {
     /// Usage of one class.
     pub fn usage(&self, class: u8) -> ClassUsage {
         let cs = &self.classes[class as usize];
-        let c = cs.lock.lock().unwrap();
+        let c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
         ClassUsage {
             pages: c.pages.len() as u64,
             free: c.free,
@@ -334,11 +343,14 @@ impl Slabs {
 
     /// Total bytes of pages allocated (`total_malloced`).
     pub fn malloced(&self) -> u64 {
-        self.global.lock().unwrap().malloced
+        self.global
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .malloced
     }
     /// The memory limit.
     pub fn limit(&self) -> u64 {
-        self.global.lock().unwrap().limit
+        self.global.lock().unwrap_or_else(|e| e.into_inner()).limit
     }
     /// Pages in the global pool.
     pub fn pool_pages(&self) -> u64 {
@@ -352,7 +364,7 @@ impl Slabs {
     /// Changes the limit; pooled pages above the new limit are freed.
     pub fn set_limit(&self, limit: u64) {
         let _walk = self.walk_guard();
-        let mut g = self.global.lock().unwrap();
+        let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
         g.limit = limit;
         while g.malloced > limit {
             let Some(p) = g.pool.pop() else { break };
@@ -368,7 +380,7 @@ impl Slabs {
     /// has fewer than `min_pages` pages or is already draining.
     pub fn start_drain(&self, class: u8, min_pages: usize) -> Option<u32> {
         let cs = &self.classes[class as usize];
-        let mut c = cs.lock.lock().unwrap();
+        let mut c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
         if c.draining.is_some() || c.pages.len() < min_pages.max(1) {
             return None;
         }
@@ -405,7 +417,7 @@ impl Slabs {
     /// True once every chunk of the draining page of `class` is free.
     pub fn drain_done(&self, class: u8) -> bool {
         let cs = &self.classes[class as usize];
-        let c = cs.lock.lock().unwrap();
+        let c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
         c.drained >= u64::from(cs.perslab)
     }
 
@@ -413,7 +425,10 @@ impl Slabs {
     /// `dst == 0`, to the global pool (freed if memory is over the limit).
     pub fn finish_drain(&self, class: u8, dst: u8) {
         let page = {
-            let mut c = self.classes[class as usize].lock.lock().unwrap();
+            let mut c = self.classes[class as usize]
+                .lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let page = c.draining.take().expect("draining page");
             c.pages.retain(|&p| p != page);
             c.drained = 0;
@@ -422,7 +437,7 @@ impl Slabs {
         let _walk = self.walk_guard();
         if dst == 0 {
             self.table.set_class(page, 0);
-            let mut g = self.global.lock().unwrap();
+            let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
             if g.malloced > g.limit {
                 self.table.free(page);
                 g.spare_ids.push(page);
@@ -432,7 +447,10 @@ impl Slabs {
             }
             self.pool_pages.store(g.pool.len() as u64, Relaxed);
         } else {
-            let mut c = self.classes[dst as usize].lock.lock().unwrap();
+            let mut c = self.classes[dst as usize]
+                .lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.split(&mut c, dst, page);
         }
     }
