@@ -31,8 +31,17 @@ const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "rust-web-
 /// sources, e.g. a rustup nightly with `rust-src`), skipping the Debian packages.
 const BIN_ENV: &str = "XTASK_CROSS_TOOLCHAIN_BIN";
 
-/// Clippy's arguments: every warning (workspace lints included) is an error.
-const LINT: [&str; 3] = ["--", "-D", "warnings"];
+/// Clippy's arguments: every warning (workspace lints included) is an error, except
+/// `missing_const_for_thread_local`, which clippy 1.96 raises on illumos for a
+/// `thread_local!` that already has a `const { .. }` initializer (the target's TLS
+/// expansion differs); the host clippy run of `cargo xtask ci` still enforces it.
+const LINT: [&str; 5] = [
+    "--",
+    "-D",
+    "warnings",
+    "-A",
+    "clippy::missing_const_for_thread_local",
+];
 
 /// Runs clippy (or, without clippy, check) for every requested target (all of
 /// [`TARGETS`] by default).
