@@ -251,3 +251,11 @@ fn binary_writes_json_and_exits_by_outcome() {
     let out = Command::new(bin).arg("--conns").arg("0").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_server_that_fails_to_start_is_reported() {
+    let err = ServerProcess::start(&[OsString::from(MEMCACHED)], &["--no-such-flag"])
+        .expect_err("memcached rejects an unknown flag");
+    assert!(err.contains("exited"), "{err}");
+    assert!(ServerProcess::start(&[OsString::from("/nonexistent/server")], &[]).is_err());
+}
