@@ -87,6 +87,8 @@ pub struct Metric {
     pub get: fn(&Sample) -> f64,
     /// Decimals to print.
     pub decimals: usize,
+    /// Whether candidate/memcached of this metric means anything.
+    pub ratio: bool,
 }
 
 /// The metrics reported for every workload.
@@ -95,36 +97,43 @@ pub const METRICS: [Metric; 7] = [
         name: "ops/s",
         get: |s| s.ops_per_sec,
         decimals: 0,
+        ratio: true,
     },
     Metric {
         name: "p50 us",
         get: |s| s.p50,
         decimals: 1,
+        ratio: true,
     },
     Metric {
         name: "p99 us",
         get: |s| s.p99,
         decimals: 1,
+        ratio: true,
     },
     Metric {
         name: "p99.9 us",
         get: |s| s.p99_9,
         decimals: 1,
+        ratio: true,
     },
     Metric {
         name: "server CPU s",
         get: |s| s.cpu_s,
         decimals: 2,
+        ratio: true,
     },
     Metric {
         name: "ops/server-CPU-s",
         get: Sample::ops_per_cpu_s,
         decimals: 0,
+        ratio: true,
     },
     Metric {
         name: "client CPU %",
         get: |s| s.client_cpu_pct,
         decimals: 0,
+        ratio: false,
     },
 ];
 
@@ -172,6 +181,9 @@ pub struct Results {
     pub memory: Option<MemoryResult>,
 }
 
+/// Client CPU (percent of one core) from which a closed-loop run counts as client-bound.
+const CLIENT_BOUND_PCT: f64 = 90.0;
+
 /// One table row: workload, metric, candidate, memcached, ratio.
 type Row = [String; 5];
 
@@ -187,7 +199,11 @@ impl Results {
                     m.name.to_string(),
                     cell(s[0], m.decimals),
                     cell(s[1], m.decimals),
-                    ratio(s[0].median, s[1].median),
+                    if m.ratio {
+                        ratio(s[0].median, s[1].median)
+                    } else {
+                        "-".into()
+                    },
                 ]);
             }
             if let [Some(a), Some(b)] = w.syscalls_per_op {
@@ -231,6 +247,24 @@ impl Results {
         ]
     }
 
+    /// Warnings about runs whose numbers say more about the client than the server.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for w in self.workloads.iter().filter(|w| w.workload.rate.is_none()) {
+            for i in 0..2 {
+                let cpu = spread(w.samples[i].iter().map(|s| s.client_cpu_pct)).median;
+                if cpu >= CLIENT_BOUND_PCT {
+                    notes.push(format!(
+                        "note: in {} the client used {cpu:.0}% of its CPU against {}: \
+                         that throughput is the load generator's limit, compare ops/server-CPU-s",
+                        w.workload.id, self.names[i]
+                    ));
+                }
+            }
+        }
+        notes
+    }
+
     /// The table for a terminal, columns aligned.
     pub fn text(&self) -> String {
         let rows = self.rows();
@@ -255,6 +289,10 @@ impl Results {
             out += cells.join("  ").trim_end();
             out.push('\n');
         }
+        for note in self.notes() {
+            out += &note;
+            out.push('\n');
+        }
         out
     }
 
@@ -270,6 +308,9 @@ impl Results {
         out += "|---|---|--:|--:|--:|\n";
         for r in self.rows() {
             out += &row(&r);
+        }
+        for note in self.notes() {
+            out += &format!("\n{note}\n");
         }
         out
     }
@@ -288,7 +329,7 @@ impl Results {
                         json!({
                             self.names[0].clone(): spread_json(s[0]),
                             self.names[1].clone(): spread_json(s[1]),
-                            "ratio": finite(s[0].median / s[1].median),
+                            "ratio": finite(s[0].median / s[1].median).filter(|_| m.ratio),
                         }),
                     );
                 }
@@ -324,7 +365,12 @@ impl Results {
                 },
             })
         });
-        json!({ "setup": self.setup, "workloads": workloads, "memory": memory })
+        json!({
+            "setup": self.setup,
+            "workloads": workloads,
+            "memory": memory,
+            "notes": self.notes(),
+        })
     }
 }
 
@@ -417,6 +463,11 @@ mod tests {
         assert!(text.contains("0.50"), "{text}");
         let md = results.markdown();
         assert!(md.contains("| ops/s |"), "{md}");
+        assert!(results.notes().is_empty());
+        let mut bound = results.clone();
+        bound.workloads[0].samples[1][0].client_cpu_pct = 95.0;
+        assert_eq!(bound.notes().len(), 1);
+        assert!(bound.text().contains("client used 95%"));
         let j = results.to_json();
         assert_eq!(j["workloads"][0]["medians"]["ops/s"]["ratio"], 2.1);
         assert_eq!(j["memory"]["evcached"]["per_item"], 200.0);
