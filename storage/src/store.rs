@@ -176,6 +176,11 @@ pub(crate) fn commit(inner: &std::sync::Arc<Inner>, mut w: ItemWriter) -> StoreR
                 return StoreResult::NotStored;
             }
             let oc = inner.slabs.chunk(old);
+            let flags = inner.client_flags(oc);
+            if inner.too_large(key.len(), flags, inner.value_len(oc) + w.nbytes) {
+                // memcached cannot allocate the combined item either: NOT_STORED.
+                return StoreResult::NotStored;
+            }
             let old_parts = item_value(inner, oc);
             let new_parts = writer_value(&w);
             let parts: Vec<&[u8]> = if w.mode == StoreMode::Append {
@@ -183,8 +188,7 @@ pub(crate) fn commit(inner: &std::sync::Arc<Inner>, mut w: ItemWriter) -> StoreR
             } else {
                 new_parts.into_iter().chain(old_parts).collect()
             };
-            let Some((h, d)) = build(inner, key, inner.client_flags(oc), oc.exptime(), &parts)
-            else {
+            let Some((h, d)) = build(inner, key, flags, oc.exptime(), &parts) else {
                 return StoreResult::NotStored;
             };
             drop(parts);

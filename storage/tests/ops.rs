@@ -238,6 +238,14 @@ fn too_large_and_failed_set_unlinks() {
     );
     assert!(e.get(b"keep").is_some(), "a refused add keeps it");
     assert_eq!(e.stats().store_too_large, 2);
+    // An append whose result would pass -I is refused like memcached's: NOT_STORED.
+    let half = vec![b'h'; 600_000];
+    e.store(StoreMode::Set, b"ap", 0, 0, &half).unwrap();
+    assert_eq!(
+        e.store(StoreMode::Append, b"ap", 0, 0, &half).unwrap(),
+        StoreResult::NotStored
+    );
+    assert_eq!(e.get(b"ap").unwrap().value_len(), 600_000);
     assert_eq!(
         StoreError::TooLarge.to_string(),
         "SERVER_ERROR object too large for cache"
