@@ -246,6 +246,44 @@ impl Shared {
     pub fn conns_report(&self, _out: &mut Output<ValueRef>) {}
 }
 
+impl Shared {
+    /// Server state with no listeners, workers or engine threads: the protocol layer
+    /// and a connection can be driven on it directly (protocol tests, the fuzz targets).
+    /// The clock only moves through [`Shared::tick`]; `shutdown` only records the request.
+    pub fn detached(settings: Settings) -> io::Result<Shared> {
+        let mut config = engine_config(&settings);
+        config.background_threads = false;
+        let (_unused, signal_pipe) = UnixStream::pair()?;
+        signal_pipe.set_nonblocking(true)?;
+        Ok(Shared {
+            engine: Engine::new(config),
+            verbosity: AtomicU32::new(u32::from(settings.verbose)),
+            detail: Detail::new(settings.detail_enabled, settings.prefix_delimiter),
+            runtime: Mutex::new(Runtime::from_settings(&settings)),
+            thread_stats: vec![ThreadStats::default()],
+            conn_stats: ConnStats::default(),
+            stopping: AtomicBool::new(false),
+            stop_req: AtomicBool::new(false),
+            signal_pipe,
+            idle_timeout: settings.idle_timeout,
+            reqs_per_event: settings.reqs_per_event.max(1) as usize,
+            protocol_mode: settings.protocol,
+            max_conns: u64::from(settings.max_conns),
+            maxconns_fast: settings.maxconns_fast,
+            reserved_fds: 0,
+            backend_name: "detached",
+            bound_tcp_port: 0,
+            bound_udp_port: 0,
+            started: Instant::now(),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            settings,
+        })
+    }
+}
+
 fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok((host, port).to_socket_addrs()?.collect())
 }
