@@ -72,6 +72,7 @@ mod item;
 mod lru;
 mod maint;
 mod memory;
+mod meta;
 mod stats;
 mod statsfmt;
 mod store;
@@ -81,6 +82,7 @@ pub use config::{ConfigError, EngineConfig};
 pub use engine::Engine;
 pub use hash::murmur3_32;
 pub use item::{ItemRef, ItemWriter};
+pub use meta::{MetaFetch, MetaHit};
 pub use stats::EngineStats;
 pub use types::{
     CrawlError, DeleteResult, DeltaError, DeltaResult, MemLimitError, ReassignError, StatLines,
