@@ -34,7 +34,8 @@ usage: cargo xtask compare [options]
   --memory MB        server memory limit, -m (default 1024)
   --keys N           keyspace of the throughput workloads (default 100000)
   --items N          items loaded for the memory test (default 1000000)
-  --workloads LIST   comma-separated subset of a,b,c,d,e20k,e40k,e60k (e = all three)
+  --workloads LIST   comma-separated subset of a,b,c,d,e20k,e40k,e60k (e = all three;
+                     an empty list runs only the memory test)
   --evcached PATH    use this binary as the candidate instead of building evcached
   --name NAME        the candidate's name in the table (default evcached)
   --memcached PATH   memcached binary (default: memcached on PATH, installed if missing)
