@@ -2,7 +2,7 @@
 //! the hash table and the segmented LRU.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::clock::Clock;
@@ -19,7 +19,7 @@ pub const KEY_MAX: usize = 250;
 /// Flat-LRU bump interval (memcached's ITEM_UPDATE_INTERVAL).
 pub(crate) const UPDATE_INTERVAL: u32 = 60;
 
-/// Shared engine state (behind an `Arc`, referenced by every [`ItemRef`]).
+/// Shared engine state (anchored by the `Engine`, pinned by every [`ItemRef`]).
 pub(crate) struct Inner {
     pub(crate) cfg: EngineConfig,
     pub(crate) slabs: Slabs,
@@ -60,7 +60,7 @@ pub(crate) struct Fetch {
 
 /// The cache engine. `Send + Sync`: share one `Arc<Engine>` among worker threads.
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Anchor<Inner>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -718,7 +718,7 @@ impl Engine {
             slabs,
             cfg: config,
         };
-        let inner = Arc::new(inner);
+        let inner = Anchor::new(inner);
         let threads = if inner.cfg.background_threads {
             crate::maint::start(&inner)
         } else {
@@ -784,7 +784,7 @@ impl Engine {
         if f.count_get {
             bump!(inner.ccount(inner.slabs.class_of(h)), get_hits);
         }
-        Some(ItemRef::new(self.inner.clone(), h, was & FETCHED != 0))
+        Some(ItemRef::new(self.inner.pin(), h, was & FETCHED != 0))
     }
 
     /// `get`/`gets` of one key: counts `cmd_get` and a hit or miss, bumps the item in its
@@ -870,13 +870,7 @@ impl Engine {
                 let class = head.class();
                 inner.cmd_set[class as usize].fetch_add(1, Relaxed);
                 bump!(inner.ccount(class), cmd_set);
-                Ok(ItemWriter::new(
-                    self.inner.clone(),
-                    mode,
-                    head,
-                    data,
-                    nbytes,
-                ))
+                Ok(ItemWriter::new(self.inner.pin(), mode, head, data, nbytes))
             }
             None => {
                 bump!(inner.g, store_no_memory);
@@ -1109,7 +1103,7 @@ impl Engine {
                             continue;
                         }
                         let fetched = ch.state().load(Relaxed) & FETCHED != 0;
-                        refs.push(ItemRef::new(inner.clone(), h, fetched));
+                        refs.push(ItemRef::new(inner.pin(), h, fetched));
                     }
                 }
                 // Call back outside the walk lock: `f` may be slow (writing to a client).

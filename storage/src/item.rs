@@ -3,23 +3,22 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use crate::engine::Inner;
-use crate::memory::{OwnedChunk, CHUNKED, DATA_HDR, STALE, WIN_SENT};
+use crate::memory::{OwnedChunk, Pin, CHUNKED, DATA_HDR, STALE, WIN_SENT};
 use crate::types::StoreMode;
 
 /// A counted reference to an item. The item's memory stays valid (and unchanged) until the
 /// last reference drops, even if the key is replaced, deleted, expired or evicted meanwhile,
 /// so response buffers can point straight into it.
 pub struct ItemRef {
-    inner: Arc<Inner>,
+    inner: Pin<Inner>,
     h: u32,
     fetched_before: bool,
 }
 
 impl ItemRef {
-    pub(crate) fn new(inner: Arc<Inner>, h: u32, fetched_before: bool) -> ItemRef {
+    pub(crate) fn new(inner: Pin<Inner>, h: u32, fetched_before: bool) -> ItemRef {
         ItemRef {
             inner,
             h,
@@ -178,7 +177,7 @@ impl fmt::Debug for ItemRef {
 /// [`ItemWriter::write_all`]), then [`crate::Engine::commit`] links it. Dropping a writer
 /// without committing frees its memory.
 pub struct ItemWriter {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Pin<Inner>,
     pub(crate) mode: StoreMode,
     pub(crate) head: Option<OwnedChunk>,
     pub(crate) data: Vec<OwnedChunk>,
@@ -188,7 +187,7 @@ pub struct ItemWriter {
 
 impl ItemWriter {
     pub(crate) fn new(
-        inner: Arc<Inner>,
+        inner: Pin<Inner>,
         mode: StoreMode,
         head: OwnedChunk,
         data: Vec<OwnedChunk>,

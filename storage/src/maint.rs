@@ -4,7 +4,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::*;
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -12,15 +11,15 @@ use crate::config::HASHPOWER_MAX;
 use crate::engine::Inner;
 use crate::hash::murmur3_32;
 use crate::lru::{COLD, HOT, TEMP, WARM};
-use crate::memory::{CHUNKED, DATA, FREE, LINKED, NIL, REF_MASK};
+use crate::memory::{Anchor, CHUNKED, DATA, FREE, LINKED, NIL, REF_MASK};
 use crate::stats::{bump, sum};
 use crate::types::ReassignError;
 
 /// Starts the background threads.
-pub(crate) fn start(inner: &Arc<Inner>) -> Vec<JoinHandle<()>> {
+pub(crate) fn start(inner: &Anchor<Inner>) -> Vec<JoinHandle<()>> {
     let mut v = Vec::new();
     let spawn = |name: &str, f: fn(&Inner)| {
-        let i = inner.clone();
+        let i = inner.pin();
         thread::Builder::new()
             .name(name.into())
             .spawn(move || f(&i))

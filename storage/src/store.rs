@@ -119,7 +119,7 @@ fn build(
 }
 
 /// Links a filled writer according to its mode.
-pub(crate) fn commit(inner: &std::sync::Arc<Inner>, mut w: ItemWriter) -> StoreResult {
+pub(crate) fn commit(inner: &Inner, mut w: ItemWriter) -> StoreResult {
     let mut kbuf = [0u8; 256];
     let key = {
         let head = w.head.as_ref().expect("writer head");

@@ -7,10 +7,12 @@
 //! limit, so that every item size stays storable. The overshoot is bounded by one page per
 //! class. `-L` allocates all pages into the global pool at start.
 
+mod anchor;
 mod chunk;
 mod pages;
 mod table;
 
+pub use anchor::{Anchor, Pin};
 pub use chunk::*;
 pub use table::{HashTables, Stripe};
 
