@@ -35,22 +35,46 @@ struct StepResult {
     timed_out: bool,
 }
 
-/// The first differing line of two replies and a little context, for readable reports.
-fn first_difference(a: &[u8], b: &[u8]) -> String {
+/// A line diff of two replies (`-` reference only, `+` target only), at most 24 lines, for
+/// readable reports on long replies such as stats.
+fn line_diff(a: &[u8], b: &[u8]) -> String {
     let la: Vec<&[u8]> = a.split_inclusive(|&c| c == b'\n').collect();
     let lb: Vec<&[u8]> = b.split_inclusive(|&c| c == b'\n').collect();
-    let i = la.iter().zip(lb.iter()).take_while(|(x, y)| x == y).count();
-    let window = |l: &[&[u8]]| -> String {
-        let shown: Vec<u8> = l
-            .iter()
-            .skip(i)
-            .take(3)
-            .flat_map(|x| x.iter().copied())
-            .collect();
-        let more = if l.len() > i + 3 { " ..." } else { "" };
-        format!("{}{more}", escape(&shown))
-    };
-    format!("at line {i}: {:?} vs {:?}", window(&la), window(&lb))
+    // Longest common subsequence table over lines (replies are at most a few thousand lines).
+    let (n, m) = (la.len(), lb.len());
+    if n * m > 25_000_000 {
+        return format!("{} vs {} lines differ", n, m);
+    }
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if la[i] == lb[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < n || j < m {
+        if i < n && j < m && la[i] == lb[j] {
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(format!("+ {}", escape(lb[j])));
+            j += 1;
+        } else {
+            out.push(format!("- {}", escape(la[i])));
+            i += 1;
+        }
+    }
+    let more = out.len().saturating_sub(24);
+    out.truncate(24);
+    if more > 0 {
+        out.push(format!("... {more} more differing lines"));
+    }
+    out.iter().map(|l| format!("\n        {l}")).collect()
 }
 
 impl StepResult {
@@ -225,12 +249,14 @@ fn compare(reference: Kind, target: Kind) -> (usize, Vec<String>) {
                     if w != g {
                         let detail = if w.bytes.len() + g.bytes.len() > 600 {
                             format!(
-                                "\n      {} (closed {}/{}, timed out {}/{})",
-                                first_difference(&w.bytes, &g.bytes),
+                                "\n      - {} / + {} (closed {}/{}, timed out {}/{}):{}",
+                                reference.label(),
+                                target.label(),
                                 w.closed,
                                 g.closed,
                                 w.timed_out,
-                                g.timed_out
+                                g.timed_out,
+                                line_diff(&w.bytes, &g.bytes)
                             )
                         } else {
                             format!(
