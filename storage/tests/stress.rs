@@ -133,3 +133,61 @@ fn refs_survive_replacement_and_delete() {
     w.join().unwrap();
     assert_eq!(held.value_vec(), make(b"k", 0, 5000));
 }
+
+#[test]
+fn no_lost_updates_during_expansion_and_page_moves() {
+    // Ample memory, no deletes: every key must end with its owner's last write, while the
+    // hash table grows (from 2^12 buckets) and pages move out of the item classes.
+    let e = Arc::new(Engine::new(EngineConfig {
+        memory_limit: 64 << 20,
+        hashpower_init: 12,
+        ..EngineConfig::default()
+    }));
+    let per_thread = 5_000u32;
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let e = e.clone();
+            thread::spawn(move || {
+                for round in 0..3u32 {
+                    for i in 0..per_thread {
+                        let k = format!("t{t}:{i}").into_bytes();
+                        let v = make(&k, round, 40 + (i as usize % 300));
+                        e.store(StoreMode::Set, &k, 0, 0, &v).unwrap();
+                        if i % 1000 == 0 {
+                            let _ = e.slabs_reassign(-1, 0);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer");
+    }
+    e.run_maintenance();
+    let s = e.stats();
+    assert!(s.hash_power_level >= 14);
+    assert_eq!(s.evictions, 0);
+    // Page moves evict what they cannot rescue into free chunks (memcached's
+    // slab_reassign_evictions_nomem); nothing else may go missing.
+    let mut missing = 0;
+    for t in 0..4 {
+        for i in 0..per_thread {
+            let k = format!("t{t}:{i}").into_bytes();
+            match e.get(&k) {
+                Some(it) => {
+                    let v = it.value_vec();
+                    verify(&k, &v);
+                    assert_eq!(v, make(&k, 2, 40 + (i as usize % 300)), "last write wins");
+                }
+                None => missing += 1,
+            }
+        }
+    }
+    assert!(
+        missing <= s.slab_reassign_evictions_nomem + s.slab_reassign_busy_deletes,
+        "{missing} missing, {} evicted by page moves",
+        s.slab_reassign_evictions_nomem
+    );
+    assert_eq!(e.curr_items(), u64::from(per_thread) * 4 - missing);
+}
