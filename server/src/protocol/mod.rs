@@ -13,6 +13,7 @@
 
 pub mod ascii;
 pub mod exec;
+pub mod meta;
 pub mod number;
 pub mod output;
 

@@ -87,8 +87,7 @@ pub fn step(
                     out.push(b"MN\r\n");
                     out.end_object();
                 }
-                // mg/ms/md/ma/me: the meta protocol (issue 7) plugs in here.
-                _ => reply(out, false, ERROR),
+                c => return super::meta::step(sess, c, &w, input, consumed, out, ctx),
             }
             done
         }
