@@ -105,9 +105,16 @@ impl<B: EventBase> Dispatcher<B> {
                 continue;
             }
             if signal {
+                // The pipe only ever carries stop requests (SIGINT, SIGTERM, `shutdown`).
                 let mut buf = [0u8; 64];
-                while matches!(self.signals.read(&mut buf), Ok(n) if n > 0) {}
-                if self.shared.stopping.load(Relaxed) || self.shared.stop_requested() {
+                let mut got = false;
+                while let Ok(n) = self.signals.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got = true;
+                }
+                if got || self.shared.stop_requested() {
                     break;
                 }
             }

@@ -54,6 +54,8 @@ pub struct Worker<B: EventBase> {
     shared: Arc<Shared>,
     index: usize,
     udp: Option<UdpServer>,
+    /// Most connections held at once (slots allocated).
+    peak: usize,
 }
 
 impl<B: EventBase> Worker<B> {
@@ -86,6 +88,7 @@ impl<B: EventBase> Worker<B> {
                 shared,
                 index,
                 udp,
+                peak: 0,
             },
             waker,
         ))
@@ -230,6 +233,14 @@ impl<B: EventBase> Worker<B> {
                 continue;
             }
             entry.insert(conn);
+            if self.conns.len() > self.peak {
+                // memcached's connection_structures: connection slots ever allocated.
+                self.peak = self.conns.len();
+                self.shared
+                    .conn_stats
+                    .connection_structures
+                    .fetch_add(1, Relaxed);
+            }
         }
         self.incoming = incoming;
     }
