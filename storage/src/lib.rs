@@ -47,7 +47,8 @@
 //!   calling. Longer keys are refused by the engine as not found / too large.
 //! * [`ItemRef`] is a refcounted, `Send` handle to item memory: `key()`, `value_chunks()`
 //!   (one slice for ordinary items, several for chained large ones), `flags()`, `cas()`,
-//!   `exptime()`; cloning and dropping are one atomic each.
+//!   `exptime()`; cloning or dropping one touches the item's refcount and a per-thread-shard
+//!   counter, never a counter shared by all threads.
 //! * Stats: [`Engine::stats`] (general, engine-owned fields as [`EngineStats`]),
 //!   [`Engine::stats_items`], [`Engine::stats_slabs`], [`Engine::stats_sizes`],
 //!   [`Engine::stats_settings`], [`Engine::stats_reset`].
