@@ -6,6 +6,8 @@
 //!    ... numbered by first appearance within the case. Equal ids stay equal and different
 //!    ones stay different, but the absolute counter value (which depends on how many items
 //!    the server stored before) is not compared. CAS `0` (CAS disabled with `-C`) is kept.
+//!    The meta protocol's `c<cas>` return flag (on `HD`/`VA`/`EN`/`NF`/`NS`/`EX` lines) is
+//!    numbered the same way, as `c#1`, `c#2`, ... (shared with `VALUE` lines).
 //! 2. **Version**: `VERSION <anything>` becomes `VERSION <v>`; `STAT version` is masked.
 //! 3. **Stats whose value depends on time, process or allocator internals** keep their name
 //!    and position but get the value `*`: pid, uptime, time, version, libevent, rusage_*,
@@ -40,6 +42,9 @@ impl CasMap {
         *self.ids.entry(cas.to_vec()).or_insert(next)
     }
 }
+
+/// Meta protocol reply codes whose `c<cas>` return flag is normalised (rule 1).
+const META_CODES: &[&[u8]] = &[b"HD", b"VA", b"EN", b"NF", b"NS", b"EX"];
 
 /// General `stats` fields whose values are masked (rule 3).
 const MASKED: &[&str] = &[
@@ -156,6 +161,22 @@ fn normalize_line(body: &[u8], cas: &mut CasMap) -> Option<Vec<u8>> {
             )
         }
         [b"VERSION", ..] => Some(b"VERSION <v>".to_vec()),
+        [code, rest @ ..] if META_CODES.contains(code) => {
+            let mut changed = false;
+            let mut out: Vec<Vec<u8>> = vec![code.to_vec()];
+            for (i, w) in rest.iter().enumerate() {
+                // `VA <len>`: the first word is the length, not a flag.
+                let is_len = *code == b"VA" && i == 0;
+                let is_cas = w.len() > 1 && w[0] == b'c' && w[1..].iter().all(u8::is_ascii_digit);
+                if !is_len && is_cas && &w[1..] != b"0" {
+                    changed = true;
+                    out.push(format!("c#{}", cas.ordinal(&w[1..])).into_bytes());
+                } else {
+                    out.push(w.to_vec());
+                }
+            }
+            changed.then(|| out.join(&b' '))
+        }
         [b"STAT", name, value] => normalize_stat(name, value),
         _ => None,
     }
@@ -208,6 +229,10 @@ mod tests {
         );
         assert_eq!(norm("VALUE a 0 1\r\nx\r\n"), "VALUE a 0 1\r\nx\r\n");
         assert_eq!(norm("VALUE a 0 1 0\r\nx\r\n"), "VALUE a 0 1 0\r\nx\r\n");
+        assert_eq!(
+            norm("VALUE a 0 1 18\r\nx\r\nVA 1 c18 f0\r\nx\r\nHD c20 k\r\nVA 22\r\n"),
+            "VALUE a 0 1 c1\r\nx\r\nVA 1 c#1 f0\r\nx\r\nHD c#2 k\r\nVA 22\r\n"
+        );
     }
 
     #[test]
