@@ -215,3 +215,42 @@ fn unsupported_features_refuse_to_start() {
         assert!(err.contains("not supported"), "{flag:?}: {err}");
     }
 }
+
+/// The port file lists the same listeners, in the same words, as memcached's.
+#[test]
+fn port_file_matches_memcached() {
+    if memcached_or_skip("port_file_matches_memcached").is_none() {
+        return;
+    }
+    // The harness already passes `-l 127.0.0.1`; a second `-l` adds to the list (only where
+    // the host has IPv6 loopback).
+    let v6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let args: &[&str] = if v6 {
+        &["-U", "-1", "-l", "[::1]"]
+    } else {
+        &["-U", "-1"]
+    };
+    let shape = |kind: support::Kind| -> Vec<String> {
+        let server = support::Server::start(kind, args).unwrap_or_else(|e| panic!("{e}"));
+        server
+            .port_lines
+            .iter()
+            .map(|l| {
+                let (name, port) = l.rsplit_once(' ').expect("`<kind>: <port>` line");
+                assert!(
+                    port.parse::<u16>().is_ok_and(|p| p > 0),
+                    "bad port in {l:?}"
+                );
+                name.to_string()
+            })
+            .collect()
+    };
+    let want = shape(support::Kind::Memcached);
+    let expected: &[&str] = if v6 {
+        &["TCP INET:", "TCP INET6:", "UDP INET:", "UDP INET6:"]
+    } else {
+        &["TCP INET:", "UDP INET:"]
+    };
+    assert_eq!(want, expected);
+    assert_eq!(shape(support::Kind::Evcached(None)), want);
+}
