@@ -490,12 +490,13 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
     let mut worker_handles = Vec::new();
     for i in 0..threads {
         let inbox = Arc::new(Inbox::default());
-        // Each worker serves the first UDP socket (one per address would need more tokens;
-        // every address shares the workers through its own clone below).
-        let udp = match bound.udp.first() {
-            Some(u) => Some(u.try_clone().map_err(|e| e.to_string())?),
-            None => None,
-        };
+        // Every worker serves every UDP socket (through its own handle to it).
+        let udp = bound
+            .udp
+            .iter()
+            .map(|u| u.try_clone())
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| e.to_string())?;
         let (worker, waker) =
             Worker::<B>::new(shared.clone(), i, inbox.clone(), udp).map_err(|e| e.to_string())?;
         worker_handles.push((inbox, waker));

@@ -19,8 +19,10 @@ use crate::stats::{bump, ThreadStats};
 
 /// Token of the worker's waker.
 pub const WAKER: Token = Token(u64::MAX);
-/// Token of the worker's UDP socket.
-pub const UDP: Token = Token(u64::MAX - 1);
+/// Token of the worker's first UDP socket; socket `i` uses `UDP_FIRST - i`.
+pub const UDP_FIRST: u64 = u64::MAX - 1;
+/// At most this many UDP sockets per worker (tokens below are connection slots).
+const UDP_MAX: u64 = 1024;
 /// How long a stopping worker keeps flushing before it gives up on slow readers.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -53,7 +55,7 @@ pub struct Worker<B: EventBase> {
     pool: BufPool,
     shared: Arc<Shared>,
     index: usize,
-    udp: Option<UdpServer>,
+    udp: Vec<UdpServer>,
     /// Most connections held at once (slots allocated).
     peak: usize,
 }
@@ -64,17 +66,15 @@ impl<B: EventBase> Worker<B> {
         shared: Arc<Shared>,
         index: usize,
         inbox: Arc<Inbox>,
-        udp: Option<UdpSocket>,
+        udp_socks: Vec<UdpSocket>,
     ) -> std::io::Result<(Self, B::Waker)> {
         let mut base = B::new()?;
         let waker = base.waker(WAKER)?;
-        let udp = match udp {
-            Some(sock) => {
-                base.add_in(sock.as_fd(), UDP)?;
-                Some(UdpServer::new(sock))
-            }
-            None => None,
-        };
+        let mut udp = Vec::new();
+        for (i, sock) in udp_socks.into_iter().take(UDP_MAX as usize).enumerate() {
+            base.add_in(sock.as_fd(), Token(UDP_FIRST - i as u64))?;
+            udp.push(UdpServer::new(sock));
+        }
         Ok((
             Worker {
                 base,
@@ -136,8 +136,8 @@ impl<B: EventBase> Worker<B> {
                         woken = true;
                         return;
                     }
-                    if token == UDP {
-                        if let Some(u) = udp.as_mut() {
+                    if token.0 > UDP_FIRST - UDP_MAX {
+                        if let Some(u) = udp.get_mut((UDP_FIRST - token.0) as usize) {
                             u.serve(shared, stats);
                         }
                         return;
