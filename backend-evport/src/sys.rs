@@ -118,8 +118,10 @@ pub fn port_send(port: BorrowedFd<'_>, events: i32, user: u64) -> io::Result<()>
 
 /// `port_getn(port, events, nget = 1, timeout)`: waits up to `timeout` (`None`:
 /// forever) for at least one event and retrieves up to `events.len()`. Returns how many
-/// were retrieved. On `ETIME` the kernel may still have retrieved some (`port_get.3c`:
-/// "nget is updated"), so `ETIME` returns that count instead of an error.
+/// were retrieved. With `ETIME`, and with `EINTR`, the kernel may still have retrieved
+/// some (`port_get.3c`: "nget is updated"; APR and redis hit this), and retrieved fd
+/// events are already dissociated, so those errors return that count instead (a bare
+/// `EINTR` stays an error).
 pub fn port_getn(
     port: BorrowedFd<'_>,
     events: &mut [PortEvent],
@@ -143,9 +145,12 @@ pub fn port_getn(
         &mut nget,
         ts,
     ));
+    let got = (nget as usize).min(events.len());
     match res {
-        Ok(_) => Ok(nget as usize),
-        Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok((nget as usize).min(events.len())),
+        Ok(_) => Ok(got),
+        // Events retrieved are dissociated: dropping them would lose their edges.
+        Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(got),
+        Err(e) if e.raw_os_error() == Some(libc::EINTR) && got > 0 => Ok(got),
         Err(e) => Err(e),
     }
 }
