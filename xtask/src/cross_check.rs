@@ -68,35 +68,43 @@ pub fn run(args: &[String]) -> Result<(), String> {
         target_dir.display()
     );
 
+    // Every target runs even after a failure, so one CI run reports all of them.
     let started = Instant::now();
-    let mut timings = Vec::new();
+    let mut results = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         let t0 = Instant::now();
         let tag = format!("[{}/{}] {target}", i + 1, targets.len());
         // clippy-driver is rustc plus lints: one clippy run type-checks everything a
         // `cargo check` would (and fails on its errors), so a separate check would only
         // repeat the work.
-        if clippy {
+        let res = if clippy {
             eprintln!("==> cross-check {tag}: cargo clippy (check + lints, -D warnings)");
-            cross_cargo(&bin, &target_dir, target, "clippy", &LINT)?;
+            cross_cargo(&bin, &target_dir, target, "clippy", &LINT)
         } else {
             eprintln!("==> cross-check {tag}: cargo check");
-            cross_cargo(&bin, &target_dir, target, "check", &[])?;
-        }
+            cross_cargo(&bin, &target_dir, target, "check", &[])
+        };
         let secs = t0.elapsed().as_secs_f64();
-        eprintln!("==> cross-check {tag}: ok in {secs:.1}s");
-        timings.push((*target, secs));
+        let status = if res.is_ok() { "ok" } else { "FAILED" };
+        eprintln!("==> cross-check {tag}: {status} in {secs:.1}s");
+        results.push((*target, status, secs));
     }
     eprintln!("==> cross-check summary:");
-    for (target, secs) in &timings {
-        eprintln!("    {target:<26} {secs:>6.1}s");
+    for (target, status, secs) in &results {
+        eprintln!("    {target:<26} {status:<6} {secs:>6.1}s");
     }
-    eprintln!(
-        "    {:<26} {:>6.1}s",
-        "total",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    let total = started.elapsed().as_secs_f64();
+    eprintln!("    {:<26} {:<6} {total:>6.1}s", "total", "");
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.1 != "ok")
+        .map(|r| r.0)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("cross-check failed for {}", failed.join(", ")))
+    }
 }
 
 /// One `cargo <sub> -Zbuild-std ... --target <target> --workspace --all-targets` run with
