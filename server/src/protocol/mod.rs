@@ -12,6 +12,7 @@
 //! dispatch; they reuse [`Output`], [`Ctx`] and the engine calls.
 
 pub mod ascii;
+pub mod binary;
 pub mod exec;
 pub mod meta;
 pub mod number;
@@ -79,6 +80,8 @@ pub struct Ctx<'a> {
     pub now: u32,
     /// The request came in a UDP datagram.
     pub udp: bool,
+    /// Descriptor of the requesting connection (-1 for UDP), for `stats conns`.
+    pub conn_fd: i32,
 }
 
 impl<'a> Ctx<'a> {
@@ -89,6 +92,7 @@ impl<'a> Ctx<'a> {
             stats,
             now: shared.now(),
             udp: false,
+            conn_fd: -1,
         }
     }
 }
@@ -100,6 +104,8 @@ enum Proto {
     Undecided,
     /// Text protocol (classic commands and the meta commands).
     Ascii,
+    /// Binary protocol.
+    Binary,
 }
 
 /// Per-connection protocol state.
@@ -114,8 +120,8 @@ impl Session {
     pub fn new(mode: BindingProtocol) -> Session {
         let proto = match mode {
             BindingProtocol::Auto => Proto::Undecided,
-            // Binary-only serving arrives with issue 7; until then binary mode serves text.
-            BindingProtocol::Ascii | BindingProtocol::Binary => Proto::Ascii,
+            BindingProtocol::Ascii => Proto::Ascii,
+            BindingProtocol::Binary => Proto::Binary,
         };
         Session { proto, swallow: 0 }
     }
@@ -138,19 +144,25 @@ impl Session {
             return Progress::Consumed(n);
         }
         if self.proto == Proto::Undecided {
-            // The negotiation hook: a first byte of 0x80 is a binary request (issue 7
-            // adds its parser here); everything else is text.
-            self.proto = Proto::Ascii;
+            // Negotiation: a first byte of 0x80 is a binary request; anything else is text.
+            self.proto = if input[0] == binary::REQ_MAGIC {
+                Proto::Binary
+            } else {
+                Proto::Ascii
+            };
         }
         match self.proto {
             Proto::Ascii | Proto::Undecided => ascii::step(self, input, out, ctx),
+            Proto::Binary => binary::step(self, input, out, ctx),
         }
     }
 
     /// Called when more than `MAX_LINE` bytes are buffered: true if the connection must
     /// be closed because the buffered text has no newline and is not a long multiget.
     pub fn line_too_long(&self, buffered: &[u8]) -> bool {
-        if self.swallow > 0 {
+        let binary = self.proto == Proto::Binary
+            || (self.proto == Proto::Undecided && buffered.first() == Some(&binary::REQ_MAGIC));
+        if self.swallow > 0 || binary {
             return false;
         }
         ascii::line_too_long(buffered)
