@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -15,9 +16,9 @@ use event_core::EventBase;
 
 use crate::net::dispatcher::{poke, Dispatcher};
 use crate::net::listen::{bind_tcp, bind_udp, bind_unix, Listener};
+use crate::net::stream::Stream;
 use crate::net::worker::{Inbox, Worker};
 use crate::portfile::{PortFile, Transport};
-use crate::protocol::{Output, ValueRef};
 use crate::settings::{BindingProtocol, EventBackendChoice, PortSetting, Settings};
 use crate::stats::{ConnStats, ThreadStats};
 
@@ -96,6 +97,140 @@ impl Detail {
     }
 }
 
+/// One row of the connection table behind `stats conns`.
+struct ConnRow {
+    addr: String,
+    listen_addr: Option<String>,
+    /// Clock of the last command (clients only).
+    last_cmd: Option<Arc<AtomicU32>>,
+}
+
+/// Every listener and client connection by descriptor, for `stats conns`. Updated on
+/// accept and close only (never per request).
+#[derive(Default)]
+pub struct ConnTable {
+    rows: Mutex<BTreeMap<i32, ConnRow>>,
+}
+
+fn sock_name(prefix: &str, a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v) => format!("{prefix}:{v}"),
+        SocketAddr::V6(v) => format!("{prefix}6:{v}"),
+    }
+}
+
+impl ConnTable {
+    fn rows(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, ConnRow>> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add_listener(&self, l: &Listener) {
+        let (fd, addr) = match l {
+            Listener::Tcp(t) => (
+                t.as_raw_fd(),
+                t.local_addr()
+                    .map(|a| sock_name("tcp", &a))
+                    .unwrap_or_default(),
+            ),
+            Listener::Unix(u) => (
+                u.as_raw_fd(),
+                format!(
+                    "unix:{}",
+                    u.local_addr()
+                        .ok()
+                        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        self.rows().insert(
+            fd,
+            ConnRow {
+                addr,
+                listen_addr: None,
+                last_cmd: None,
+            },
+        );
+    }
+
+    /// Records an accepted connection.
+    pub fn add_client(&self, s: &Stream, last_cmd: Arc<AtomicU32>) {
+        let (fd, addr, listen_addr) = match s {
+            Stream::Tcp(t) => (
+                t.as_raw_fd(),
+                t.peer_addr()
+                    .map(|a| sock_name("tcp", &a))
+                    .unwrap_or_default(),
+                t.local_addr()
+                    .map(|a| sock_name("tcp", &a))
+                    .unwrap_or_default(),
+            ),
+            // memcached 1.6.18 prints unix clients' peer this way.
+            Stream::Unix(u) => (
+                u.as_raw_fd(),
+                "?:<AF 0>".to_string(),
+                format!(
+                    "unix:{}",
+                    u.local_addr()
+                        .ok()
+                        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        self.rows().insert(
+            fd,
+            ConnRow {
+                addr,
+                listen_addr: Some(listen_addr),
+                last_cmd: Some(last_cmd),
+            },
+        );
+    }
+
+    /// Forgets a closed connection.
+    pub fn remove(&self, fd: i32) {
+        self.rows().remove(&fd);
+    }
+
+    /// The `stats conns` lines (without `END`); `current` is the asking connection.
+    pub fn report(&self, current: i32, now: u32) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::new();
+        let rows = self.rows();
+        // Clients first, then listeners (memcached's fd order in the common case: its
+        // first client reuses the descriptor the port file had, below the listener's).
+        let clients = rows.iter().filter(|(_, r)| r.last_cmd.is_some());
+        let listeners = rows.iter().filter(|(_, r)| r.last_cmd.is_none());
+        for (fd, row) in clients.chain(listeners) {
+            let _ = write!(out, "STAT {fd}:addr {}\r\n", row.addr);
+            if let Some(l) = &row.listen_addr {
+                let _ = write!(out, "STAT {fd}:listen_addr {l}\r\n");
+            }
+            let (state, secs) = match &row.last_cmd {
+                None => ("conn_listening", 0),
+                Some(t) => (
+                    if *fd == current {
+                        "conn_parse_cmd"
+                    } else {
+                        "conn_waiting"
+                    },
+                    if *fd == current {
+                        0
+                    } else {
+                        now.saturating_sub(t.load(Relaxed))
+                    },
+                ),
+            };
+            let _ = write!(
+                out,
+                "STAT {fd}:state {state}\r\nSTAT {fd}:secs_since_last_cmd {secs}\r\n"
+            );
+        }
+        out
+    }
+}
+
 /// Settings the admin commands change at run time (`lru tune`, `lru_crawler sleep`, ...)
 /// that the engine does not own; `stats settings` reports them.
 #[derive(Clone, Debug)]
@@ -155,6 +290,8 @@ pub struct Shared {
     pub thread_stats: Vec<ThreadStats>,
     /// Connection counters.
     pub conn_stats: ConnStats,
+    /// Listeners and clients for `stats conns`.
+    pub conns: ConnTable,
     /// Set when the server is stopping (workers flush and close).
     pub stopping: AtomicBool,
     stop_req: AtomicBool,
@@ -241,9 +378,6 @@ impl Shared {
         }
         total
     }
-
-    /// `stats conns` lines for the listeners.
-    pub fn conns_report(&self, _out: &mut Output<ValueRef>) {}
 }
 
 impl Shared {
@@ -262,6 +396,7 @@ impl Shared {
             runtime: Mutex::new(Runtime::from_settings(&settings)),
             thread_stats: vec![ThreadStats::default()],
             conn_stats: ConnStats::default(),
+            conns: ConnTable::default(),
             stopping: AtomicBool::new(false),
             stop_req: AtomicBool::new(false),
             signal_pipe,
@@ -466,6 +601,7 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         runtime: Mutex::new(Runtime::from_settings(&settings)),
         thread_stats: (0..threads).map(|_| ThreadStats::default()).collect(),
         conn_stats: ConnStats::default(),
+        conns: ConnTable::default(),
         stopping: AtomicBool::new(false),
         stop_req: AtomicBool::new(false),
         signal_pipe: sig_write,
@@ -486,6 +622,15 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         settings,
     });
 
+    for l in &bound.listeners {
+        shared.conns.add_listener(l);
+    }
+    // memcached counts its listening and UDP connections in total_connections.
+    let internal = bound.listeners.len() + bound.udp.len() * threads;
+    shared
+        .conn_stats
+        .total_connections
+        .store(internal as u64, Relaxed);
     let mut handles = Vec::new();
     let mut worker_handles = Vec::new();
     for i in 0..threads {

@@ -15,7 +15,9 @@
 //! resumed from the worker's yielded list without waiting for a new edge.
 
 use std::io::{self, IoSlice};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
 
 use event_core::{Registry, Token};
 
@@ -107,8 +109,9 @@ pub struct Conn {
     pub out: Output<ValueRef>,
     /// Write interest currently armed.
     write_armed: bool,
-    /// Server clock (seconds) of the last command, for idle_timeout and `stats conns`.
-    pub last_cmd: u32,
+    /// Server clock (seconds) of the last command, for idle_timeout and `stats conns`
+    /// (shared with the connection table; a relaxed store per command).
+    pub last_cmd: Arc<AtomicU32>,
     /// True when reads until `WouldBlock` are needed (backends without edge guarantees
     /// for short reads).
     read_to_block: bool,
@@ -133,7 +136,7 @@ impl Conn {
             session,
             out: Output::new(),
             write_armed: false,
-            last_cmd: now,
+            last_cmd: Arc::new(AtomicU32::new(now)),
             read_to_block,
         }
     }
@@ -229,6 +232,7 @@ impl Conn {
         pool: &mut BufPool,
         budget: usize,
     ) -> Outcome {
+        ctx.conn_fd = self.stream.as_fd().as_raw_fd();
         match self.run(reg, ctx, pool, budget) {
             Ok(o) => o,
             Err(_) => {
@@ -274,7 +278,7 @@ impl Conn {
                         self.rpos += n;
                         left -= 1;
                         need = 0;
-                        self.last_cmd = ctx.now;
+                        self.last_cmd.store(ctx.now, Relaxed);
                     }
                     Progress::NeedMore(total) => {
                         need = total.saturating_sub(self.rlen - self.rpos);

@@ -65,6 +65,7 @@ impl UdpServer {
                 stats,
                 now: shared.now(),
                 udp: true,
+                conn_fd: -1,
             };
             let mut session = Session::new(BindingProtocol::Ascii);
             let mut pos = HEADER;

@@ -2,7 +2,7 @@
 //! from the dispatcher, the yielded list for `-R` fairness, idle kicks and the UDP socket.
 
 use std::net::UdpSocket;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -232,6 +232,9 @@ impl<B: EventBase> Worker<B> {
                     .fetch_sub(1, Relaxed);
                 continue;
             }
+            self.shared
+                .conns
+                .add_client(&conn.stream, conn.last_cmd.clone());
             entry.insert(conn);
             if self.conns.len() > self.peak {
                 // memcached's connection_structures: connection slots ever allocated.
@@ -251,7 +254,9 @@ impl<B: EventBase> Worker<B> {
             .conns
             .iter()
             .filter(|(_, c)| {
-                c.state == State::Waiting && c.is_idle() && now.saturating_sub(c.last_cmd) > limit
+                c.state == State::Waiting
+                    && c.is_idle()
+                    && now.saturating_sub(c.last_cmd.load(Relaxed)) > limit
             })
             .map(|(k, _)| k)
             .collect();
@@ -276,6 +281,7 @@ impl<B: EventBase> Worker<B> {
 
     fn close(&mut self, id: usize) {
         let mut conn = self.conns.remove(id);
+        self.shared.conns.remove(conn.stream.as_fd().as_raw_fd());
         conn.recycle(&mut self.pool);
         let _ = self.base.close_conn(OwnedFd::from(conn.stream));
         self.shared
@@ -315,6 +321,7 @@ fn drive_one<R: Registry>(
         }
         Outcome::Close => {
             let mut conn = conns.remove(slot);
+            shared.conns.remove(conn.stream.as_fd().as_raw_fd());
             conn.recycle(pool);
             let _ = reg.close_conn(OwnedFd::from(conn.stream));
             shared.conn_stats.curr_connections.fetch_sub(1, Relaxed);

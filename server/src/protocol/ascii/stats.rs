@@ -87,7 +87,8 @@ pub(super) fn stats(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
             reply(out, false, b"CLIENT_ERROR stats cachedump not allowed\r\n");
         }
         b"conns" => {
-            ctx.shared.conns_report(out);
+            let text = ctx.shared.conns.report(ctx.conn_fd, ctx.now);
+            out.push(&text);
             end(out);
         }
         b"items" => {
@@ -98,6 +99,10 @@ pub(super) fn stats(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
             lines(out, engine.stats_slabs());
             end(out);
         }
+        // 1.6.18 still has these; size tracking is not built into evcached's engine, so
+        // the status line is all they change.
+        b"sizes_enable" => reply(out, false, b"STAT sizes_status enabled\r\n"),
+        b"sizes_disable" => reply(out, false, b"STAT sizes_status disabled\r\n"),
         b"sizes" => {
             lines(out, engine.stats_sizes());
             end(out);
@@ -268,11 +273,11 @@ fn rusage() -> (String, String) {
     }
 }
 
-fn port_value(p: PortSetting, bound: u16) -> u16 {
+fn port_value(p: PortSetting) -> i32 {
     match p {
         PortSetting::Off => 0,
-        PortSetting::Ephemeral => bound,
-        PortSetting::Fixed(n) => n,
+        PortSetting::Ephemeral => -1,
+        PortSetting::Fixed(n) => i32::from(n),
     }
 }
 
@@ -284,8 +289,8 @@ fn settings(out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     let rt = sh.runtime().clone();
     stat(out, "maxbytes", sh.engine.memory_limit());
     stat(out, "maxconns", s.max_conns);
-    stat(out, "tcpport", port_value(s.port, sh.bound_tcp_port));
-    stat(out, "udpport", port_value(s.udp_port, sh.bound_udp_port));
+    stat(out, "tcpport", port_value(s.port));
+    stat(out, "udpport", port_value(s.udp_port));
     stat(out, "inter", s.listen_raw.as_deref().unwrap_or("NULL"));
     stat(out, "verbosity", sh.verbosity.load(Relaxed));
     stat(out, "oldest", sh.engine.oldest_live());

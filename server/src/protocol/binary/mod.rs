@@ -219,8 +219,16 @@ pub fn step(
     let Some(h) = Header::parse(input) else {
         return Progress::NeedMore(HEADER_LEN);
     };
+    if h.magic == REQ_MAGIC {
+        // memcached reads extras and key (at most 64 KiB) before it looks at the opcode.
+        let head = HEADER_LEN + usize::from(h.extlen) + usize::from(h.keylen);
+        if input.len() < head {
+            return Progress::NeedMore(head);
+        }
+    }
     match classify(&h) {
-        Verdict::BadMagic => Progress::Abort,
+        // Replies already queued still go out.
+        Verdict::BadMagic => Progress::Close,
         Verdict::Fatal(s) => {
             error(out, &h, s);
             Progress::Close
