@@ -3,8 +3,14 @@
 //! Pages are `page_size`-byte zeroed allocations. A page id is stable for the life of the
 //! allocation; the table is two-level (a directory of 1024-entry leaves allocated on
 //! demand) so it costs nothing for ids never used.
+//!
+//! On Unix a page is its own anonymous `mmap`: `malloc` would put a 16-byte header in
+//! front of each 1 MB page (and alignment padding), so every page would touch one extra
+//! 4 KB OS page: 0.4 % of the cache, ~0.7 B per small item of RSS. `munmap` also gives a
+//! freed page (lower `cache_memlimit`, rebalancer) back to the OS at once, whereas memory
+//! from the `brk` heap often stays with the process.
 
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::Layout;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 
@@ -67,8 +73,7 @@ impl PageTable {
     /// Allocates zeroed memory for `page`; false if the allocator refused.
     pub(crate) fn alloc(&self, page: u32) -> bool {
         self.ensure_leaf(page);
-        // SAFETY: the layout has a non-zero size (page_size > 0 is validated).
-        let p = unsafe { alloc_zeroed(self.layout) };
+        let p = os::alloc_zeroed(self.layout);
         if p.is_null() {
             return false;
         }
@@ -80,9 +85,9 @@ impl PageTable {
     pub(crate) fn free(&self, page: u32) {
         let p = self.slot(page).base.swap(ptr::null_mut(), AcqRel);
         if !p.is_null() {
-            // SAFETY: `p` was allocated in `alloc` with `self.layout` and is no longer
+            // SAFETY: `p` came from `os::alloc_zeroed(self.layout)` and is no longer
             // reachable through the table.
-            unsafe { dealloc(p, self.layout) };
+            unsafe { os::dealloc(p, self.layout) };
         }
     }
 
@@ -118,9 +123,65 @@ impl Drop for PageTable {
                 let p = slot.base.load(Acquire);
                 if !p.is_null() {
                     // SAFETY: allocated in `alloc` with `self.layout`, freed once here.
-                    unsafe { dealloc(p, self.layout) };
+                    unsafe { os::dealloc(p, self.layout) };
                 }
             }
         }
+    }
+}
+
+/// Page memory straight from the OS (Unix) or from the global allocator (elsewhere).
+mod os {
+    use std::alloc::Layout;
+
+    /// Zeroed, page-aligned memory of `layout.size()` bytes, or null.
+    #[cfg(unix)]
+    pub(super) fn alloc_zeroed(layout: Layout) -> *mut u8 {
+        // SAFETY: an anonymous private mapping of a non-zero length (page_size > 0 is
+        // validated) with no address hint touches no existing memory; the kernel returns
+        // zeroed pages aligned to the OS page size (≥ the layout's 4096).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout.size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANON,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    /// Returns memory from [`alloc_zeroed`].
+    ///
+    /// # Safety
+    /// `p` came from `alloc_zeroed(layout)` and is not used afterwards.
+    #[cfg(unix)]
+    pub(super) unsafe fn dealloc(p: *mut u8, layout: Layout) {
+        // SAFETY: the caller passes a live mapping of exactly this length.
+        let rc = unsafe { libc::munmap(p.cast(), layout.size()) };
+        debug_assert_eq!(rc, 0, "munmap of a page");
+    }
+
+    /// Zeroed memory of `layout`, or null.
+    #[cfg(not(unix))]
+    pub(super) fn alloc_zeroed(layout: Layout) -> *mut u8 {
+        // SAFETY: the layout has a non-zero size (page_size > 0 is validated).
+        unsafe { std::alloc::alloc_zeroed(layout) }
+    }
+
+    /// Returns memory from [`alloc_zeroed`].
+    ///
+    /// # Safety
+    /// `p` came from `alloc_zeroed(layout)` and is not used afterwards.
+    #[cfg(not(unix))]
+    pub(super) unsafe fn dealloc(p: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract.
+        unsafe { std::alloc::dealloc(p, layout) }
     }
 }
