@@ -106,6 +106,33 @@ fn input_split_byte_by_byte(backend: &str) {
     assert_eq!(c.read_exact(expect.len()), expect);
 }
 
+fn large_values_arriving_in_pieces(backend: &str) {
+    let srv = Server::start(backend, &[]);
+    let mut c = srv.connect();
+    let v = payload(300_000, 77);
+    let mut req = b"set slow 5 0 300000\r\n".to_vec();
+    req.extend_from_slice(&v);
+    req.extend_from_slice(b"\r\nget slow\r\n");
+    // Pieces that split the header, the value and the trailing CRLF.
+    for piece in req.chunks(40_009) {
+        c.send(piece);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut expect = b"STORED\r\nVALUE slow 5 300000\r\n".to_vec();
+    expect.extend_from_slice(&v);
+    expect.extend_from_slice(b"\r\nEND\r\n");
+    c.roundtrip(b"", &expect);
+    // A bad terminator after a streamed value is a bad data chunk; the rest is a command.
+    let mut req = b"set slow 0 0 20000\r\n".to_vec();
+    req.extend_from_slice(&payload(20_000, 3));
+    c.send(&req);
+    std::thread::sleep(Duration::from_millis(20));
+    c.roundtrip(
+        b"XXversion\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nVERSION 1.6.18\r\n",
+    );
+}
+
 fn five_hundred_concurrent_connections(backend: &str) {
     let srv = Server::start(backend, &[]);
     let mut clients: Vec<Client> = (0..500).map(|_| srv.connect()).collect();
@@ -250,6 +277,7 @@ per_backend!(
     values_from_0_bytes_to_the_item_limit,
     values_are_binary_safe,
     input_split_byte_by_byte,
+    large_values_arriving_in_pieces,
     five_hundred_concurrent_connections,
     maxconns_rejects_with_memcached_error,
     hundred_thousand_requests_without_reading,

@@ -280,6 +280,10 @@ impl Conn {
                         need = 0;
                         self.last_cmd.store(ctx.now, Relaxed);
                     }
+                    Progress::Partial(n) => {
+                        self.rpos += n;
+                        need = 0;
+                    }
                     Progress::NeedMore(total) => {
                         need = total.saturating_sub(self.rlen - self.rpos);
                         break;

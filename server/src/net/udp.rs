@@ -71,7 +71,7 @@ impl UdpServer {
             let mut pos = HEADER;
             while pos < n {
                 match session.step(&self.buf[pos..n], &mut self.out, &mut ctx) {
-                    Progress::Consumed(c) => pos += c.max(1),
+                    Progress::Consumed(c) | Progress::Partial(c) => pos += c.max(1),
                     _ => break,
                 }
             }

@@ -1,7 +1,9 @@
 //! The engine calls every protocol shares (text now; meta and binary later): lookups,
 //! stores, deletes, arithmetic and touches, mapped onto `evcached-storage`.
 
-use evcached_storage::{DeleteResult, DeltaError, ItemRef, StoreError, StoreMode, StoreResult};
+use evcached_storage::{
+    DeleteResult, DeltaError, ItemRef, ItemWriter, StoreError, StoreMode, StoreResult,
+};
 
 use crate::protocol::{Ctx, Output, ValueRef};
 
@@ -139,6 +141,38 @@ pub fn alloc_only(
         }
         Err(StoreError::TooLarge) => Some(StoreOutcome::TooLarge),
         Err(StoreError::OutOfMemory) => Some(StoreOutcome::OutOfMemory),
+    }
+}
+
+/// Phase one of a streamed store: the item to copy a large value into as it arrives.
+pub fn alloc(
+    ctx: &Ctx<'_>,
+    mode: Mode,
+    key: &[u8],
+    flags: u32,
+    exptime: i32,
+    vlen: usize,
+) -> Result<ItemWriter, StoreOutcome> {
+    ctx.shared
+        .engine
+        .alloc(engine_mode(mode), key, flags, i64::from(exptime), vlen)
+        .map_err(|e| match e {
+            StoreError::TooLarge => StoreOutcome::TooLarge,
+            StoreError::OutOfMemory => StoreOutcome::OutOfMemory,
+        })
+}
+
+/// Phase two of a streamed store: links the filled item.
+pub fn commit(ctx: &Ctx<'_>, w: ItemWriter) -> StoreOutcome {
+    outcome(ctx.shared.engine.commit(w))
+}
+
+fn outcome(r: StoreResult) -> StoreOutcome {
+    match r {
+        StoreResult::Stored(c) => StoreOutcome::Stored(c),
+        StoreResult::NotStored => StoreOutcome::NotStored,
+        StoreResult::Exists => StoreOutcome::Exists,
+        StoreResult::NotFound => StoreOutcome::NotFound,
     }
 }
 

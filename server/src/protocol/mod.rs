@@ -61,6 +61,9 @@ pub enum Progress {
     /// One command (or a piece of swallowed data) was handled; this many input bytes
     /// are done.
     Consumed(usize),
+    /// Part of a command's data was taken (a large value streaming into its item); the
+    /// command is not finished, so it does not count against the `-R` budget.
+    Partial(usize),
     /// The command is incomplete: at least this many bytes (counted from the start of
     /// the input given) are needed before it can be handled.
     NeedMore(usize),
@@ -113,6 +116,8 @@ pub struct Session {
     proto: Proto,
     /// Data bytes still to discard after a refused store (`conn_swallow`).
     swallow: usize,
+    /// A large value being copied into its item as it arrives (`conn_nread`).
+    value: Option<ascii::PendingValue>,
 }
 
 impl Session {
@@ -123,12 +128,16 @@ impl Session {
             BindingProtocol::Ascii => Proto::Ascii,
             BindingProtocol::Binary => Proto::Binary,
         };
-        Session { proto, swallow: 0 }
+        Session {
+            proto,
+            swallow: 0,
+            value: None,
+        }
     }
 
     /// True when no command is half-handled (no swallow in progress).
     pub fn is_idle(&self) -> bool {
-        self.swallow == 0
+        self.swallow == 0 && self.value.is_none()
     }
 
     /// Handles the next command in `input` (non-empty).
@@ -141,7 +150,14 @@ impl Session {
         if self.swallow > 0 {
             let n = self.swallow.min(input.len());
             self.swallow -= n;
-            return Progress::Consumed(n);
+            return if self.swallow == 0 {
+                Progress::Consumed(n)
+            } else {
+                Progress::Partial(n)
+            };
+        }
+        if self.value.is_some() {
+            return ascii::continue_value(self, input, out, ctx);
         }
         if self.proto == Proto::Undecided {
             // Negotiation: a first byte of 0x80 is a binary request; anything else is text.
@@ -162,7 +178,7 @@ impl Session {
     pub fn line_too_long(&self, buffered: &[u8]) -> bool {
         let binary = self.proto == Proto::Binary
             || (self.proto == Proto::Undecided && buffered.first() == Some(&binary::REQ_MAGIC));
-        if self.swallow > 0 || binary {
+        if self.swallow > 0 || self.value.is_some() || binary {
             return false;
         }
         ascii::line_too_long(buffered)

@@ -8,6 +8,7 @@ mod storage;
 mod words;
 
 use super::{Ctx, Output, Progress, Session, ValueRef};
+pub use storage::{continue_value, PendingValue};
 pub use words::Words;
 
 /// Keys longer than this are refused (`KEY_MAX_LENGTH`).

@@ -6,6 +6,62 @@ use crate::protocol::exec::{self, StoreOutcome};
 use crate::protocol::number::{parse_i32_trunc, parse_u32_trunc, parse_u64, push_u64};
 use crate::protocol::{Ctx, Output, Progress, Session, ValueRef};
 
+/// Values at least this long that are not fully buffered are copied into their item as
+/// they arrive instead of growing the read buffer (memory for stalled half-sent values is
+/// then item memory, bounded by `-m`, and read buffers stay at their standard size).
+const STREAM_VALUE_MIN: usize = 8 * 1024;
+
+/// A large value being received into its item (memcached's `conn_nread`).
+pub struct PendingValue {
+    w: evcached_storage::ItemWriter,
+    /// Value bytes still to copy (the `\r\n` after them is checked at the end).
+    left: usize,
+    noreply: bool,
+}
+
+fn store_reply(o: StoreOutcome) -> &'static [u8] {
+    match o {
+        StoreOutcome::Stored(_) => b"STORED\r\n",
+        StoreOutcome::NotStored => b"NOT_STORED\r\n",
+        StoreOutcome::Exists => b"EXISTS\r\n",
+        StoreOutcome::NotFound => b"NOT_FOUND\r\n",
+        StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
+        StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
+    }
+}
+
+/// Continues a streamed value: copies what arrived into the item, then checks the
+/// terminating `\r\n` and links the item.
+pub fn continue_value(
+    sess: &mut Session,
+    input: &[u8],
+    out: &mut Output<ValueRef>,
+    ctx: &mut Ctx<'_>,
+) -> Progress {
+    let Some(p) = sess.value.as_mut() else {
+        return Progress::Consumed(0);
+    };
+    if p.left > 0 {
+        let n = p.left.min(input.len());
+        p.w.write_all(&input[..n]);
+        p.left -= n;
+        return Progress::Partial(n);
+    }
+    if input.len() < 2 {
+        return Progress::NeedMore(2);
+    }
+    let Some(p) = sess.value.take() else {
+        return Progress::Consumed(0);
+    };
+    if &input[..2] != b"\r\n" {
+        drop(p.w);
+        reply(out, p.noreply, b"CLIENT_ERROR bad data chunk\r\n");
+    } else {
+        reply(out, p.noreply, store_reply(exec::commit(ctx, p.w)));
+    }
+    Progress::Consumed(2)
+}
+
 /// Which storage command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -88,7 +144,30 @@ pub(super) fn update(
         return Progress::Consumed(input.len());
     }
     if input.len() < total {
-        return Progress::NeedMore(total);
+        if vlen < STREAM_VALUE_MIN {
+            return Progress::NeedMore(total);
+        }
+        let have = input.len() - consumed;
+        match exec::alloc(ctx, mode, key, flags, exptime, vlen) {
+            Ok(mut w) => {
+                if ctx.shared.detail.enabled() {
+                    ctx.shared.detail.record_set(key);
+                }
+                let n = have.min(vlen);
+                w.write_all(&input[consumed..consumed + n]);
+                sess.value = Some(PendingValue {
+                    w,
+                    left: vlen - n,
+                    noreply,
+                });
+                return Progress::Consumed(consumed + n);
+            }
+            Err(o) => {
+                reply(out, noreply, store_reply(o));
+                sess.start_swallow(vlen + 2 - have);
+                return Progress::Consumed(input.len());
+            }
+        }
     }
     let data = &input[consumed..consumed + vlen];
     if &input[consumed + vlen..total] != b"\r\n" {
@@ -100,15 +179,11 @@ pub(super) fn update(
         reply(out, noreply, msg);
         return Progress::Consumed(total);
     }
-    let msg: &[u8] = match exec::store(ctx, mode, key, flags, exptime, data) {
-        StoreOutcome::Stored(_) => b"STORED\r\n",
-        StoreOutcome::NotStored => b"NOT_STORED\r\n",
-        StoreOutcome::Exists => b"EXISTS\r\n",
-        StoreOutcome::NotFound => b"NOT_FOUND\r\n",
-        StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
-        StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
-    };
-    reply(out, noreply, msg);
+    reply(
+        out,
+        noreply,
+        store_reply(exec::store(ctx, mode, key, flags, exptime, data)),
+    );
     Progress::Consumed(total)
 }
 
