@@ -25,6 +25,12 @@
 //! 5. **`stats conns`**: the fd number in `STAT <fd>:<field>` becomes `N`, ports in
 //!    `addr`/`listen_addr` values become `*`, and `secs_since_last_cmd` is masked.
 //!
+//! 6. **Memory layout**: evcached's item header (36 B) and hash buckets (4 B handles) are
+//!    smaller than memcached's (56 B, 8 B pointers) by design, so the byte counts that follow
+//!    from them are masked: `bytes`, `hash_bytes`, and per class `mem_requested`,
+//!    `chunk_size`, `chunks_per_page`, `total_chunks`, `free_chunks`, `free_chunks_end`.
+//!    Item counts, page counts, limits and every other counter are still compared.
+//!
 //! Everything else (reply order, every other stat name and value, error strings, data
 //! bytes) must be identical.
 
@@ -85,6 +91,9 @@ const MASKED: &[&str] = &[
     "lrutail_reflocked",
     // Depends on when the server finishes closing the previous case's connection.
     "curr_connections",
+    // Memory layout (rule 6).
+    "bytes",
+    "hash_bytes",
 ];
 
 /// Per-class fields (`items:N:<field>` / `N:<field>`) whose values are masked (rule 3).
@@ -106,6 +115,13 @@ const MASKED_CLASS_FIELDS: &[&str] = &[
     "crawler_reclaimed",
     "crawler_items_checked",
     "lrutail_reflocked",
+    // Memory layout (rule 6).
+    "mem_requested",
+    "chunk_size",
+    "chunks_per_page",
+    "total_chunks",
+    "free_chunks",
+    "free_chunks_end",
 ];
 
 /// Applies the rules above to one step's reply bytes.
