@@ -50,17 +50,10 @@ impl Engine {
     /// not to; the returned state is from before the bump.
     pub fn meta_get(&self, key: &[u8], f: MetaFetch) -> Option<MetaHit> {
         let inner = &self.inner;
-        if f.as_touch {
-            bump!(inner.g, cmd_touch);
-        } else {
-            bump!(inner.g, cmd_get);
-        }
+        // memcached counts a miss as a get even with `T`; only a hit with `T` is a touch.
         if key.is_empty() || key.len() > crate::engine::KEY_MAX {
-            if f.as_touch {
-                bump!(inner.g, touch_misses);
-            } else {
-                bump!(inner.g, get_misses);
-            }
+            bump!(inner.g, cmd_get);
+            bump!(inner.g, get_misses);
             return None;
         }
         let hv = murmur3_32(key, 0);
@@ -75,20 +68,20 @@ impl Engine {
         let fetch = Fetch {
             bump: f.bump,
             touch: None,
-            count_get: !f.as_touch,
+            count_get: true,
         };
         let Some(h) = inner.get_locked(&s, hv, key, fetch) else {
             drop(s);
-            if f.as_touch {
-                bump!(inner.g, touch_misses);
-            }
+            bump!(inner.g, cmd_get);
             return None;
         };
         drop(s);
         let class = inner.slabs.class_of(h);
         if f.as_touch {
+            bump!(inner.g, cmd_touch);
             bump!(inner.ccount(class), touch_hits);
         } else {
+            bump!(inner.g, cmd_get);
             bump!(inner.ccount(class), get_hits);
         }
         Some(MetaHit {

@@ -7,7 +7,7 @@ use super::{
 use crate::protocol::ascii::{Words, BAD_FORMAT, KEY_MAX_LENGTH};
 use crate::protocol::number::{push_i64, push_u64};
 use crate::protocol::{Ctx, Output, ValueRef};
-use evcached_storage::{MetaFetch, StoreMode, StoreResult};
+use evcached_storage::{MetaFetch, MetaHit, StoreMode, StoreResult};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Appends a TTL as meta prints it: `-1` for none, else seconds left (32-bit wrap).
@@ -48,21 +48,16 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
             {
                 created = true;
             }
-            hit = engine
-                .meta_get(
-                    &of.key,
-                    MetaFetch {
-                        bump: false,
-                        as_touch: false,
-                    },
-                )
-                .map(|mut h| {
-                    if created {
-                        h.fetched_before = false;
-                        h.last_access = engine.current_time();
-                    }
-                    h
-                });
+            // Counted once, as the miss above (memcached counts a hit; stats only).
+            hit = engine.peek(&of.key).map(|item| MetaHit {
+                fetched_before: !created && item.fetched_before(),
+                last_access: if created {
+                    engine.current_time()
+                } else {
+                    item.last_access()
+                },
+                item,
+            });
         }
     }
     let mut buf = Vec::with_capacity(64);
