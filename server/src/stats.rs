@@ -33,6 +33,8 @@ counters! {
     ThreadStats {
         /// Meta commands.
         meta_cmds,
+        /// flush_all commands refused by -F (memcached still counts them in cmd_flush).
+        flush_refused,
         /// Bytes read from clients.
         bytes_read,
         /// Bytes written to clients.

@@ -187,6 +187,43 @@ fn maxconns_rejects_with_memcached_error(backend: &str) {
     );
 }
 
+fn emfile_pauses_accept_until_a_connection_closes(backend: &str) {
+    let srv = Server::start_with_nofile(backend, 48, &["-t", "1"]);
+    // More clients than descriptors: the kernel queues the surplus in the backlog while
+    // accept is paused.
+    let mut clients: Vec<Client> = (0..60).map(|_| srv.connect()).collect();
+    for c in clients.iter_mut() {
+        c.send(b"version\r\n");
+    }
+    // The first client is surely accepted; the others are classified by a short read
+    // (a slow answer only moves a client to the second group, which waits fully).
+    let mut first = clients.remove(0);
+    assert_eq!(first.read_exact(16), b"VERSION 1.6.18\r\n");
+    let mut served = vec![first];
+    let mut waiting = Vec::new();
+    for mut c in clients {
+        c.s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        match std::io::Read::read(&mut c.s, &mut buf) {
+            Ok(16) => served.push(c),
+            _ => waiting.push(c),
+        }
+    }
+    assert!(!waiting.is_empty(), "the descriptor limit was not reached");
+    // Free descriptors: every queued client must then be accepted and answered.
+    let mut probe = served.pop().unwrap();
+    drop(served);
+    for c in waiting.iter_mut() {
+        c.s.set_read_timeout(Some(net_common::IO_TIMEOUT)).unwrap();
+        assert_eq!(c.read_exact(16), b"VERSION 1.6.18\r\n");
+    }
+    probe.send(b"stats\r\n");
+    let stats = String::from_utf8(probe.read_until(b"END\r\n")).unwrap();
+    assert!(!stats.contains("STAT listen_disabled_num 0\r\n"), "{stats}");
+    assert!(stats.contains("STAT accepting_conns 1\r\n"), "{stats}");
+}
+
 fn hundred_thousand_requests_without_reading(backend: &str) {
     let srv = Server::start(backend, &[]);
     let mut c = srv.connect();
@@ -280,6 +317,7 @@ per_backend!(
     large_values_arriving_in_pieces,
     five_hundred_concurrent_connections,
     maxconns_rejects_with_memcached_error,
+    emfile_pauses_accept_until_a_connection_closes,
     hundred_thousand_requests_without_reading,
     overlong_line_and_http_close_the_connection,
     quit_flushes_then_closes,

@@ -112,6 +112,8 @@ pub struct Conn {
     /// Server clock (seconds) of the last command, for idle_timeout and `stats conns`
     /// (shared with the connection table; a relaxed store per command).
     pub last_cmd: Arc<AtomicU32>,
+    /// On the worker's yielded list (so it is queued once).
+    pub yielded: bool,
     /// True when reads until `WouldBlock` are needed (backends without edge guarantees
     /// for short reads).
     read_to_block: bool,
@@ -137,6 +139,7 @@ impl Conn {
             out: Output::new(),
             write_armed: false,
             last_cmd: Arc::new(AtomicU32::new(now)),
+            yielded: false,
             read_to_block,
         }
     }

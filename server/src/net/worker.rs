@@ -178,6 +178,11 @@ impl<B: EventBase> Worker<B> {
                 let stats = &shared.thread_stats[*index];
                 let reg = base.registry();
                 for token in resume.drain(..) {
+                    if let Some(c) = conns.get_mut(token.slot() as usize) {
+                        if c.token == token {
+                            c.yielded = false;
+                        }
+                    }
                     drive_one(
                         reg,
                         conns,
@@ -315,7 +320,8 @@ fn drive_one<R: Registry>(
     match conn.drive(reg, &mut ctx, pool, shared.reqs_per_event) {
         Outcome::Idle => {}
         Outcome::Yield => {
-            if !yielded.contains(&token) {
+            if !conn.yielded {
+                conn.yielded = true;
                 yielded.push(token);
             }
         }

@@ -55,9 +55,26 @@ impl Server {
 
     /// Starts `evcached` with exactly `base` + `args` (plus the backend and `-u`).
     pub fn start_raw(backend: &str, base: &[&str], args: &[&str]) -> Server {
+        Self::start_cmd(
+            Command::new(env!("CARGO_BIN_EXE_evcached")),
+            backend,
+            base,
+            args,
+        )
+    }
+
+    /// Starts `evcached` under a hard `RLIMIT_NOFILE` of `nofile` (set by `sh`'s `ulimit`).
+    pub fn start_with_nofile(backend: &str, nofile: u32, args: &[&str]) -> Server {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_evcached"));
+        Self::start_cmd(cmd, backend, &["-p", "-1", "-l", "127.0.0.1"], args)
+    }
+
+    fn start_cmd(mut cmd: Command, backend: &str, base: &[&str], args: &[&str]) -> Server {
         let dir = scratch_dir();
         let ports = dir.join("ports");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_evcached"));
         cmd.args(base)
             .args(args)
             .arg("-o")

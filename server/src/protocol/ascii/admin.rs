@@ -15,6 +15,7 @@ pub(super) fn flush_all(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx
     let nt = w.n + 1;
     let engine = &ctx.shared.engine;
     if !ctx.shared.settings.flush_enabled {
+        crate::stats::bump(&ctx.stats.flush_refused);
         reply(out, noreply, b"CLIENT_ERROR flush_all not allowed\r\n");
         return;
     }

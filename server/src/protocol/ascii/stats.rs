@@ -156,7 +156,11 @@ fn general(out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     stat(out, "reserved_fds", sh.reserved_fds);
     stat(out, "cmd_get", e.cmd_get);
     stat(out, "cmd_set", e.cmd_set);
-    stat(out, "cmd_flush", e.cmd_flush);
+    stat(
+        out,
+        "cmd_flush",
+        e.cmd_flush + t.flush_refused.load(Relaxed),
+    );
     stat(out, "cmd_touch", e.cmd_touch);
     stat(out, "cmd_meta", t.meta_cmds.load(Relaxed));
     stat(out, "get_hits", e.get_hits);
