@@ -252,8 +252,10 @@ impl Inner {
         ch.set_time(now);
         let b = s.bucket(hv);
         ch.set_h_next(b.load(Relaxed));
-        ch.state().fetch_or(LINKED, Release);
-        ch.state().fetch_add(1, Release);
+        // LINKED is clear and the refcount 0 on a fresh item, so one add sets both (the
+        // link's reference).
+        let prev = ch.state().fetch_add(LINKED + 1, Release);
+        debug_assert_eq!(prev & (LINKED | REF_MASK), 0, "link of a linked item");
         b.store(h, Release);
         let class = self.slabs.class_of(h);
         let exp = ch.exptime();
@@ -274,7 +276,6 @@ impl Inner {
     pub(crate) fn unlink(&self, s: &Stripe<'_>, hv: u32, h: u32) {
         self.chain_remove(s, hv, h);
         let ch = self.slabs.chunk(h);
-        ch.state().fetch_and(!LINKED, Release);
         let class = self.slabs.class_of(h);
         let id = lru::lru_of(&self.slabs, h);
         let size = self.item_size(ch) as u64;
@@ -282,7 +283,18 @@ impl Inner {
         let mut l = cl.lock(id);
         lru::unlink(&self.slabs, &cl.lists[id], &mut l, h, size);
         drop(l);
-        self.decref(h);
+        self.drop_link(h);
+    }
+
+    /// Clears LINKED and drops the link's reference in one RMW (walkers that saw LINKED
+    /// re-check it under the stripe lock, which the unlinking thread holds).
+    #[inline]
+    fn drop_link(&self, h: u32) {
+        let prev = self.slabs.chunk(h).state().fetch_sub(LINKED + 1, AcqRel);
+        debug_assert!(prev & LINKED != 0 && prev & REF_MASK != 0);
+        if prev & REF_MASK == 1 {
+            self.free_item(h);
+        }
     }
 
     /// Like [`Inner::unlink`] for an item whose LRU list lock the caller already holds.
@@ -296,7 +308,6 @@ impl Inner {
     ) {
         self.chain_remove(s, hv, h);
         let ch = self.slabs.chunk(h);
-        ch.state().fetch_and(!LINKED, Release);
         let class = self.slabs.class_of(h);
         let size = self.item_size(ch) as u64;
         lru::unlink(
@@ -306,7 +317,7 @@ impl Inner {
             h,
             size,
         );
-        self.decref(h);
+        self.drop_link(h);
     }
 
     /// Moves a linked item to the head of list `to` (stripe lock held).

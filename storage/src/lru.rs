@@ -77,17 +77,29 @@ pub(crate) fn link_head(slabs: &Slabs, slot: &LruSlot, l: &mut List, id: usize, 
     if l.tail == NIL {
         l.tail = h;
     }
+    // The LRU bits change only under the stripe lock and a list lock, so the loaded id is
+    // current; other bits (refcount, FETCHED...) may change concurrently, hence the XOR
+    // RMW (none at all when the id stays, e.g. a new item into HOT = 0).
     let st = ch.state();
-    let mut cur = st.load(Relaxed);
-    loop {
-        let new = (cur & !LRU_MASK) | ((id as u32) << LRU_SHIFT);
-        match st.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
-            Ok(_) => break,
-            Err(v) => cur = v,
-        }
+    let cur = (st.load(Relaxed) & LRU_MASK) >> LRU_SHIFT;
+    if cur != id as u32 {
+        st.fetch_xor((cur ^ id as u32) << LRU_SHIFT, Relaxed);
     }
-    slot.count.fetch_add(1, Relaxed);
-    slot.bytes.fetch_add(size, Relaxed);
+    add_totals(slot, true, size);
+}
+
+/// Adjusts a list's item and byte totals. Writers hold the list's lock, so a plain
+/// load + store suffices (no lock-prefixed RMW); readers only need a recent value.
+#[inline]
+fn add_totals(slot: &LruSlot, add: bool, size: u64) {
+    let (c, b) = (slot.count.load(Relaxed), slot.bytes.load(Relaxed));
+    let (c, b) = if add {
+        (c + 1, b + size)
+    } else {
+        (c - 1, b - size)
+    };
+    slot.count.store(c, Relaxed);
+    slot.bytes.store(b, Relaxed);
 }
 
 /// Removes `h` from `list` (whose lock is `l`).
@@ -106,6 +118,5 @@ pub(crate) fn unlink(slabs: &Slabs, slot: &LruSlot, l: &mut List, h: u32, size: 
     }
     ch.set_prev(NIL);
     ch.set_next(NIL);
-    slot.count.fetch_sub(1, Relaxed);
-    slot.bytes.fetch_sub(size, Relaxed);
+    add_totals(slot, false, size);
 }

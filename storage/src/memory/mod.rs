@@ -40,6 +40,7 @@ struct ClassSlab {
     size: u32,
     perslab: u32,
     lock: Mutex<ClassFree>,
+    /// `mem_requested`; written only while `lock` is held, read without it.
     requested: AtomicU64,
 }
 
@@ -294,8 +295,10 @@ impl Slabs {
         c.head = ch.h_next();
         c.free -= 1;
         ch.state().store(0, Relaxed);
+        // Written only under the class lock: load + store, no lock-prefixed RMW.
+        let r = cs.requested.load(Relaxed);
+        cs.requested.store(r + requested as u64, Relaxed);
         drop(c);
-        cs.requested.fetch_add(requested as u64, Relaxed);
         Some(OwnedChunk {
             handle: h,
             ptr: self.chunk_ptr(h),
@@ -314,9 +317,10 @@ impl Slabs {
     pub fn free(&self, h: u32, requested: usize) {
         let class = self.class_of(h);
         let cs = &self.classes[class as usize];
-        cs.requested.fetch_sub(requested as u64, Relaxed);
         let ch = self.chunk(h);
         let mut c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let r = cs.requested.load(Relaxed);
+        cs.requested.store(r - requested as u64, Relaxed);
         ch.state().store(FREE, Relaxed);
         if c.draining == Some(self.page_of(h)) {
             c.drained += 1;
