@@ -274,6 +274,33 @@ fn quit_flushes_then_closes(backend: &str) {
     assert!(c.is_closed());
 }
 
+fn half_closed_client_gets_its_replies(backend: &str) {
+    let srv = Server::start(backend, &[]);
+    let mut c = srv.connect();
+    let mut req = Vec::new();
+    for i in 0..200 {
+        req.extend_from_slice(format!("set h{i} 0 0 1\r\nx\r\nget h{i}\r\n").as_bytes());
+    }
+    c.send(&req);
+    c.s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut expect = Vec::new();
+    for i in 0..200 {
+        expect.extend_from_slice(format!("STORED\r\nVALUE h{i} 0 1\r\nx\r\nEND\r\n").as_bytes());
+    }
+    assert_eq!(c.read_exact(expect.len()), expect);
+    assert!(c.is_closed());
+}
+
+fn fairness_yields_after_r_requests(backend: &str) {
+    let srv = Server::start(backend, &["-R", "2"]);
+    let mut c = srv.connect();
+    let req = b"version\r\n".repeat(100);
+    c.roundtrip(&req, &b"VERSION 1.6.18\r\n".repeat(100));
+    c.send(b"stats\r\n");
+    let stats = String::from_utf8(c.read_until(b"END\r\n")).unwrap();
+    assert!(!stats.contains("STAT conn_yields 0\r\n"), "{stats}");
+}
+
 fn idle_timeout_closes_silent_clients(backend: &str) {
     let srv = Server::start(backend, &["-o", "idle_timeout=1"]);
     let mut c = srv.connect();
@@ -321,6 +348,8 @@ per_backend!(
     hundred_thousand_requests_without_reading,
     overlong_line_and_http_close_the_connection,
     quit_flushes_then_closes,
+    half_closed_client_gets_its_replies,
+    fairness_yields_after_r_requests,
     idle_timeout_closes_silent_clients,
     sigterm_stops_gracefully,
     shutdown_command_needs_dash_a,

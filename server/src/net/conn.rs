@@ -337,7 +337,21 @@ impl Conn {
                 break;
             }
             // Input exhausted (or incomplete): read once.
-            let (n, full) = self.fill(pool, need, ctx)?;
+            let (n, full) = match self.fill(pool, need, ctx) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    // The peer half-closed after its requests: deliver what is queued
+                    // (as memcached does), then close.
+                    self.state = State::Closing;
+                    if self.flush(ctx)? {
+                        self.state = State::Closed;
+                        return Ok(Outcome::Close);
+                    }
+                    self.arm_write(reg)?;
+                    return Ok(Outcome::Idle);
+                }
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 read_done = true;
                 if left == 0 || self.rpos == self.rlen || need > 0 {
