@@ -274,7 +274,8 @@ mod tests {
             norm("STAT 23:addr tcp:127.0.0.1:58010\r\nSTAT 23:secs_since_last_cmd 5\r\n"),
             "STAT N:addr tcp:127.0.0.1:*\r\nSTAT N:secs_since_last_cmd *\r\n"
         );
-        assert_eq!(norm("STAT 1:chunk_size 96\r\n"), "STAT 1:chunk_size 96\r\n");
+        assert_eq!(norm("STAT 1:chunk_size 96\r\n"), "STAT 1:chunk_size *\r\n");
+        assert_eq!(norm("STAT 1:total_pages 1\r\n"), "STAT 1:total_pages 1\r\n");
         assert_eq!(norm("partial"), "partial");
     }
 }
