@@ -247,16 +247,17 @@ impl Inner {
 
     /// Links a fresh item (refcount 0, LINKED clear) into the hash table and its LRU.
     pub(crate) fn link(&self, s: &Stripe<'_>, hv: u32, h: u32) {
+        self.link_replacing(s, hv, h, NIL);
+    }
+
+    /// Links a fresh item (refcount 0, LINKED clear) into the hash table and its LRU after
+    /// unlinking `old` (the linked item with the same key, or NIL). When both belong to
+    /// the same sub-LRU (the usual `set` over an item of the same size) one hold of that
+    /// list's lock does both moves.
+    pub(crate) fn link_replacing(&self, s: &Stripe<'_>, hv: u32, h: u32, old: u32) {
         let ch = self.slabs.chunk(h);
         let now = self.now();
         ch.set_time(now);
-        let b = s.bucket(hv);
-        ch.set_h_next(b.load(Relaxed));
-        // LINKED is clear and the refcount 0 on a fresh item, so one add sets both (the
-        // link's reference).
-        let prev = ch.state().fetch_add(LINKED + 1, Release);
-        debug_assert_eq!(prev & (LINKED | REF_MASK), 0, "link of a linked item");
-        b.store(h, Release);
         let class = self.slabs.class_of(h);
         let exp = ch.exptime();
         let id = match self.cfg.temporary_ttl {
@@ -266,9 +267,32 @@ impl Inner {
         };
         let size = self.item_size(ch) as u64;
         let cl = &self.lrus[class as usize];
-        let mut l = cl.lock(id);
+        let mut held = None;
+        if old != NIL {
+            self.chain_remove(s, hv, old);
+            let oclass = self.slabs.class_of(old);
+            let oid = lru::lru_of(&self.slabs, old);
+            let osize = self.item_size(self.slabs.chunk(old)) as u64;
+            let ocl = &self.lrus[oclass as usize];
+            let mut l = ocl.lock(oid);
+            lru::unlink(&self.slabs, &ocl.lists[oid], &mut l, old, osize);
+            if oclass == class && oid == id {
+                held = Some(l);
+            }
+        }
+        let b = s.bucket(hv);
+        ch.set_h_next(b.load(Relaxed));
+        // LINKED is clear and the refcount 0 on a fresh item, so one add sets both (the
+        // link's reference).
+        let prev = ch.state().fetch_add(LINKED + 1, Release);
+        debug_assert_eq!(prev & (LINKED | REF_MASK), 0, "link of a linked item");
+        b.store(h, Release);
+        let mut l = held.unwrap_or_else(|| cl.lock(id));
         lru::link_head(&self.slabs, &cl.lists[id], &mut l, id, h, size);
         drop(l);
+        if old != NIL {
+            self.drop_link(old);
+        }
         bump!(self.g, total_items);
     }
 

@@ -78,10 +78,7 @@ fn publish(
         d.into_handle();
     }
     let h = head.into_handle();
-    if old != NIL {
-        inner.unlink(s, hv, old);
-    }
-    inner.link(s, hv, h);
+    inner.link_replacing(s, hv, h, old);
     cas
 }
 
