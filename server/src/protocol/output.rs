@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(flat(&o), b"VALUE a 0 3\r\nxyz\r\nEND\r\n");
         let mut iov = [IoSlice::new(&[]); 8];
         assert_eq!(o.fill_iovecs(&mut iov), 3);
-        o.advance(15);
+        o.advance(14);
         assert_eq!(flat(&o), b"yz\r\nEND\r\n");
         o.advance(9);
         assert!(o.is_empty());
