@@ -214,15 +214,22 @@ impl Inner {
 
     #[inline]
     pub(crate) fn find(&self, s: &Stripe<'_>, hv: u32, key: &[u8]) -> u32 {
+        self.find_ch(s, hv, key).map_or(NIL, |(h, _)| h)
+    }
+
+    /// [`Inner::find`] that also returns the chunk view, so callers need not derive it
+    /// from the handle again (a page-table walk).
+    #[inline]
+    pub(crate) fn find_ch(&self, s: &Stripe<'_>, hv: u32, key: &[u8]) -> Option<(u32, Chunk<'_>)> {
         let mut h = s.bucket(hv).load(Relaxed);
         while h != NIL {
             let ch = self.slabs.chunk(h);
             if ch.nkey() == key.len() && self.key(ch) == key {
-                return h;
+                return Some((h, ch));
             }
             h = ch.h_next();
         }
-        NIL
+        None
     }
 
     fn chain_remove(&self, s: &Stripe<'_>, hv: u32, h: u32) {
@@ -364,14 +371,24 @@ impl Inner {
     /// Finds a live item and takes a reference (stripe lock held). Expired or flushed items
     /// are unlinked on the spot.
     pub(crate) fn get_locked(&self, s: &Stripe<'_>, hv: u32, key: &[u8], f: Fetch) -> Option<u32> {
-        let h = self.find(s, hv, key);
-        if h == NIL {
+        self.get_locked_ch(s, hv, key, f).map(|(h, _, _)| h)
+    }
+
+    /// [`Inner::get_locked`] that also returns the chunk view and the item's class.
+    #[inline]
+    pub(crate) fn get_locked_ch(
+        &self,
+        s: &Stripe<'_>,
+        hv: u32,
+        key: &[u8],
+        f: Fetch,
+    ) -> Option<(u32, Chunk<'_>, u8)> {
+        let Some((h, ch)) = self.find_ch(s, hv, key) else {
             if f.count_get {
                 bump!(self.g, get_misses);
             }
             return None;
-        }
-        let ch = self.slabs.chunk(h);
+        };
         let now = self.now();
         if self.is_expired(ch, now) {
             self.unlink(s, hv, h);
@@ -389,23 +406,23 @@ impl Inner {
             }
             return None;
         }
-        self.incref(h);
+        ch.state().fetch_add(1, Acquire); // incref
         if let Some(e) = f.touch {
             ch.set_exptime(e);
         }
+        let class = self.slabs.class_of(h);
         if f.bump {
-            self.bump(h, now);
+            self.bump(h, ch, class, now);
         }
-        Some(h)
+        Some((h, ch, class))
     }
 
-    /// memcached's `do_item_bump` (segmented) or `do_item_update` (flat).
-    fn bump(&self, h: u32, now: u32) {
-        let ch = self.slabs.chunk(h);
+    /// memcached's `do_item_bump` (segmented) or `do_item_update` (flat) of item `h`
+    /// (view `ch`, slab class `class`).
+    fn bump(&self, h: u32, ch: Chunk<'_>, class: u8, now: u32) {
         let st = ch.state();
         let cur = st.load(Relaxed);
         let id = ((cur & LRU_MASK) >> LRU_SHIFT) as usize;
-        let class = self.slabs.class_of(h);
         let cc = self.ccount(class);
         match id {
             HOT => bump!(cc, hits_to_hot),
@@ -813,11 +830,11 @@ impl Engine {
         }
         let hv = murmur3_32(key, 0);
         let s = inner.hash.lock(hv);
-        let h = inner.get_locked(&s, hv, key, f)?;
-        let was = inner.slabs.chunk(h).state().load(Relaxed);
+        let (h, ch, class) = inner.get_locked_ch(&s, hv, key, f)?;
+        let was = ch.state().load(Relaxed);
         drop(s);
         if f.count_get {
-            bump!(inner.ccount(inner.slabs.class_of(h)), get_hits);
+            bump!(inner.ccount(class), get_hits);
         }
         Some(ItemRef::new(self.inner.pin(), h, was & FETCHED != 0))
     }
