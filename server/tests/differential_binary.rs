@@ -418,6 +418,30 @@ fn corpus() -> Vec<Case> {
         ),
         case("stat-detail-bad", vec![req(0x10, b"detail", b"", b"")]),
         case(
+            "stat-text-only-groups",
+            vec![
+                req(0x10, b"conns", b"", b""),
+                req(0x10, b"cachedump 1 1", b"", b""),
+            ],
+        ),
+        case(
+            "stat-prefixes",
+            vec![
+                req(0x10, b"resetx", b"", b""),
+                req(0x10, b"detailx", b"", b""),
+                req(0x10, b"detail offx", b"", b""),
+                req(0x10, b"itemsx", b"", b""),
+            ],
+        ),
+        case(
+            "stat-sizes-switches",
+            vec![
+                req(0x10, b"sizes_enable", b"", b""),
+                req(0x10, b"sizes_disable", b"", b""),
+                req(0x10, b"sizes", b"", b""),
+            ],
+        ),
+        case(
             "pipeline-mixed",
             vec![
                 s(b"m1", b"a"),
@@ -523,6 +547,52 @@ fn assert_same(test: &str, target: Kind) {
         failures.join("\n")
     );
     eprintln!("{total} binary cases identical on memcached and evcached");
+}
+
+/// Stat names (packet keys) the build-specific features add on memcached's side.
+fn build_specific(name: &[u8]) -> bool {
+    name.starts_with(b"ext_") || name.starts_with(b"ssl_") || name == b"slab_automove_freeratio"
+}
+
+/// The names a binary `stat <group>` returns, in order (values vary with time and pid).
+fn stat_names(port: u16, group: &[u8]) -> Vec<Vec<u8>> {
+    let mut c = Client::connect(port);
+    let mut bytes = req(0x10, group, b"", b"");
+    bytes.extend(noop());
+    c.send(&bytes);
+    let mut end = vec![
+        0x81, NOOP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef,
+    ];
+    end.extend_from_slice(&[0; 8]);
+    let reply = c.read_until_within(&end, Duration::from_secs(5));
+    let (packets, _) = split(&reply.bytes, &mut Vec::new());
+    packets
+        .iter()
+        .map(|(p, _)| {
+            let kl = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            p[24..24 + kl].to_vec()
+        })
+        .filter(|n| !build_specific(n))
+        .collect()
+}
+
+#[test]
+fn binary_stat_names_match_memcached() {
+    if support::memcached_or_skip("binary_stat_names_match_memcached").is_none() {
+        return;
+    }
+    let a = Server::start(Kind::Memcached, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let b = Server::start(Kind::Evcached(None), &[]).unwrap_or_else(|e| panic!("{e}"));
+    for group in [&b""[..], b"settings", b"sizes", b"items", b"slabs"] {
+        let want = stat_names(a.port, group);
+        let got = stat_names(b.port, group);
+        assert_eq!(
+            got.iter().map(|n| escape(n)).collect::<Vec<_>>(),
+            want.iter().map(|n| escape(n)).collect::<Vec<_>>(),
+            "binary stat {:?} names differ",
+            escape(group)
+        );
+    }
 }
 
 #[test]

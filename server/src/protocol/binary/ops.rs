@@ -252,13 +252,37 @@ fn arith(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
 /// stat [group]: one packet per statistic, then an empty terminator. The text protocol's
 /// `stats` produces the lines, so both protocols report the same values.
 fn stat(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
-    if r.key.contains(&b'\n') || r.key.contains(&b'\r') {
+    // memcached's `process_bin_stat`: prefix matches for reset/settings/detail, exact
+    // names for the engine groups, "Not found" for everything else (conns, cachedump...).
+    let k = r.key;
+    let group: &[u8] = if k.is_empty() {
+        b""
+    } else if k.starts_with(b"reset") {
+        b"reset"
+    } else if k.starts_with(b"settings") {
+        b"settings"
+    } else if let Some(sub) = k.strip_prefix(b"detail") {
+        if sub.starts_with(b" dump") {
+            b"detail dump"
+        } else if sub.starts_with(b" on") {
+            b"detail on"
+        } else if sub.starts_with(b" off") {
+            b"detail off"
+        } else {
+            return error(out, r.h, status::KEY_ENOENT);
+        }
+    } else if matches!(
+        k,
+        b"items" | b"slabs" | b"sizes" | b"sizes_enable" | b"sizes_disable"
+    ) {
+        k
+    } else {
         return error(out, r.h, status::KEY_ENOENT);
-    }
+    };
     let mut line = b"stats".to_vec();
-    if !r.key.is_empty() {
+    if !group.is_empty() {
         line.push(b' ');
-        line.extend_from_slice(r.key);
+        line.extend_from_slice(group);
     }
     line.extend_from_slice(b"\r\n");
     let mut scratch: Output<ValueRef> = Output::new();
@@ -266,7 +290,7 @@ fn stat(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     crate::protocol::ascii::step(&mut sess, &line, &mut scratch, ctx);
     let mut text = Vec::new();
     scratch.copy_pending(&mut text);
-    let detail_dump = r.key == b"detail dump";
+    let detail_dump = group == b"detail dump";
     if detail_dump {
         // One packet named "detailed" carrying the whole dump.
         let body = text.strip_suffix(b"END\r\n").unwrap_or(&text);
@@ -274,6 +298,7 @@ fn stat(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     } else {
         let known = text == b"RESET\r\n"
             || text == b"OK\r\n"
+            || text.starts_with(b"STAT ")
             || text.ends_with(b"END\r\n") && !text.starts_with(b"CLIENT_ERROR");
         if !known {
             return error(out, r.h, status::KEY_ENOENT);
@@ -288,5 +313,8 @@ fn stat(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
             respond(out, r.h, status::SUCCESS, 0, &[], name, value);
         }
     }
-    respond(out, r.h, status::SUCCESS, 0, &[], &[], &[]);
+    // memcached sends no terminator after the sizes switches.
+    if !matches!(group, b"sizes_enable" | b"sizes_disable") {
+        respond(out, r.h, status::SUCCESS, 0, &[], &[], &[]);
+    }
 }
