@@ -35,7 +35,6 @@ pub(crate) struct Inner {
     pub(crate) c: Box<[ClassCounters]>,
     pub(crate) bg: BackgroundCounters,
     pub(crate) evicted_time: Box<[AtomicU32]>,
-    pub(crate) cmd_set: Box<[AtomicU64]>,
     pub(crate) signal: Mutex<Signals>,
     pub(crate) wake: Condvar,
     pub(crate) stop: AtomicBool,
@@ -761,7 +760,6 @@ impl Engine {
                 .collect(),
             bg: BackgroundCounters::default(),
             evicted_time: (0..classes).map(|_| AtomicU32::new(0)).collect(),
-            cmd_set: (0..classes).map(|_| AtomicU64::new(0)).collect(),
             signal: Mutex::new(Signals::default()),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -920,7 +918,6 @@ impl Engine {
         match inner.alloc_item(key, flags, e, nbytes) {
             Some((head, data)) => {
                 let class = head.class();
-                inner.cmd_set[class as usize].fetch_add(1, Relaxed);
                 bump!(inner.ccount(class), cmd_set);
                 Ok(ItemWriter::new(self.inner.pin(), mode, head, data, nbytes))
             }

@@ -244,6 +244,5 @@ impl Engine {
         i.c.iter().for_each(|c| c.reset());
         i.bg.reset();
         i.evicted_time.iter().for_each(|e| e.store(0, Relaxed));
-        i.cmd_set.iter().for_each(|e| e.store(0, Relaxed));
     }
 }

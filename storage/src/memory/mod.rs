@@ -193,10 +193,8 @@ impl Slabs {
     pub fn chunk(&self, h: u32) -> Chunk<'_> {
         let page = h >> self.chunk_bits;
         let idx = h & ((1 << self.chunk_bits) - 1);
-        let class = self.table.class(page);
-        let size = self.classes[class as usize].size;
-        let base = self.table.base(page);
-        debug_assert!(idx < self.classes[class as usize].perslab);
+        let (base, size) = self.table.base_and_size(page);
+        debug_assert!(idx < self.classes[self.table.class(page) as usize].perslab);
         // Stays within the page: idx < perslab and perslab * size <= page_size.
         let ptr = base.as_ptr().wrapping_add(idx as usize * size as usize);
         Chunk::new(std::ptr::NonNull::new(ptr).expect("non-null"), size)
@@ -240,7 +238,8 @@ impl Slabs {
 
     /// Cuts `page` into chunks of `class` and pushes them on the free list (chunk 0 first out).
     fn split(&self, c: &mut ClassFree, class: u8, page: u32) {
-        self.table.set_class(page, class);
+        self.table
+            .set_class(page, class, self.classes[class as usize].size);
         let per = self.classes[class as usize].perslab;
         for idx in (0..per).rev() {
             let h = self.handle(page, idx);
@@ -442,7 +441,7 @@ impl Slabs {
         };
         let _walk = self.walk_guard();
         if dst == 0 {
-            self.table.set_class(page, 0);
+            self.table.set_class(page, 0, 0);
             let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
             if g.malloced > g.limit {
                 self.table.free(page);

@@ -21,6 +21,8 @@ const LEAF: usize = 1 << LEAF_BITS;
 pub(crate) struct PageSlot {
     base: AtomicPtr<u8>,
     class: AtomicU32,
+    /// Chunk size of `class`, kept here so a handle lookup reads one slot only.
+    size: AtomicU32,
 }
 
 struct Leaf([PageSlot; LEAF]);
@@ -58,6 +60,7 @@ impl PageTable {
             let leaf = Box::new(Leaf(std::array::from_fn(|_| PageSlot {
                 base: AtomicPtr::new(ptr::null_mut()),
                 class: AtomicU32::new(0),
+                size: AtomicU32::new(0),
             })));
             let p = Box::into_raw(leaf);
             if cell
@@ -91,22 +94,26 @@ impl PageTable {
         }
     }
 
-    /// Base address of a live page.
-    #[inline]
-    pub(crate) fn base(&self, page: u32) -> NonNull<u8> {
-        let p = self.slot(page).base.load(Acquire);
-        NonNull::new(p).expect("handle into a page that is not allocated")
-    }
-
     /// The slab class a page is cut for (0 = global pool).
     #[inline]
     pub(crate) fn class(&self, page: u32) -> u8 {
         self.slot(page).class.load(Acquire) as u8
     }
 
-    /// Records the class a page is cut for.
-    pub(crate) fn set_class(&self, page: u32, class: u8) {
-        self.slot(page).class.store(u32::from(class), Release);
+    /// Base address and chunk size of a live page (one slot read).
+    #[inline]
+    pub(crate) fn base_and_size(&self, page: u32) -> (NonNull<u8>, u32) {
+        let slot = self.slot(page);
+        let p = slot.base.load(Acquire);
+        let base = NonNull::new(p).expect("handle into a page that is not allocated");
+        (base, slot.size.load(Acquire))
+    }
+
+    /// Records the class a page is cut for and its chunk size (0 for the pool).
+    pub(crate) fn set_class(&self, page: u32, class: u8, size: u32) {
+        let slot = self.slot(page);
+        slot.size.store(size, Release);
+        slot.class.store(u32::from(class), Release);
     }
 }
 
