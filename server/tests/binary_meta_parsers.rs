@@ -83,7 +83,7 @@ fn drive(shared: &Shared, mode: BindingProtocol, input: &[u8]) {
         steps += 1;
         assert!(steps <= input.len() + 1, "no progress");
         match sess.step(&input[pos..], &mut out, &mut ctx) {
-            Progress::Consumed(n) => {
+            Progress::Consumed(n) | Progress::Partial(n) => {
                 assert!(n > 0 && n <= input.len() - pos, "consumed {n}");
                 pos += n;
             }
@@ -92,12 +92,42 @@ fn drive(shared: &Shared, mode: BindingProtocol, input: &[u8]) {
                 assert!(n <= bound, "asks to buffer {n} bytes");
                 break;
             }
-            // Close, abort (or a value streaming into its item): the input ends here.
+            // Close or abort: the input ends here.
             _ => break,
         }
     }
     let mut bytes = Vec::new();
     out.copy_pending(&mut bytes);
+}
+
+/// Runs `input` through a session the way a connection does when the bytes arrive in
+/// pieces of the given sizes (buffering what is not consumed); returns every reply byte.
+fn drive_chunked(mode: BindingProtocol, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let shared = shared();
+    let stats = ThreadStats::default();
+    let mut ctx = Ctx::new(&shared, &stats);
+    let mut sess = Session::new(mode);
+    let mut out: Output<ValueRef> = Output::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut cuts = cuts.iter().copied().chain(std::iter::repeat(input.len()));
+    'feed: while fed < input.len() {
+        let n = cuts.next().unwrap_or(1).clamp(1, input.len() - fed);
+        buf.extend_from_slice(&input[fed..fed + n]);
+        fed += n;
+        while !buf.is_empty() {
+            match sess.step(&buf, &mut out, &mut ctx) {
+                Progress::Consumed(k) | Progress::Partial(k) => {
+                    buf.drain(..k);
+                }
+                Progress::NeedMore(_) => break,
+                _ => break 'feed,
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    out.copy_pending(&mut bytes);
+    bytes
 }
 
 fn shared() -> Shared {
@@ -159,6 +189,24 @@ proptest! {
     fn sessions_survive_meta_lines(lines in prop::collection::vec(meta_line(), 1..12)) {
         let s = shared();
         drive(&s, BindingProtocol::Ascii, &lines.concat());
+    }
+
+    #[test]
+    fn split_reads_give_the_same_replies(
+        lines in prop::collection::vec(meta_line(), 1..8),
+        packets in prop::collection::vec(binary_packet(), 1..8),
+        cuts in prop::collection::vec(1usize..40, 0..64),
+    ) {
+        let text = lines.concat();
+        prop_assert_eq!(
+            drive_chunked(BindingProtocol::Ascii, &text, &cuts),
+            drive_chunked(BindingProtocol::Ascii, &text, &[])
+        );
+        let bin = packets.concat();
+        prop_assert_eq!(
+            drive_chunked(BindingProtocol::Binary, &bin, &cuts),
+            drive_chunked(BindingProtocol::Binary, &bin, &[])
+        );
     }
 
     #[test]
