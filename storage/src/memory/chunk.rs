@@ -92,9 +92,10 @@ impl<'a> Chunk<'a> {
         }
     }
 
-    /// Base address (for identity checks).
-    pub fn addr(&self) -> usize {
-        self.ptr.as_ptr() as usize
+    /// The chunk's start (for the allocator handing it out as an [`OwnedChunk`]).
+    #[inline]
+    pub(super) fn ptr(&self) -> NonNull<u8> {
+        self.ptr
     }
 
     #[inline]

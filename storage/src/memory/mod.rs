@@ -300,15 +300,10 @@ impl Slabs {
         drop(c);
         Some(OwnedChunk {
             handle: h,
-            ptr: self.chunk_ptr(h),
+            ptr: ch.ptr(),
             size: cs.size,
             class,
         })
-    }
-
-    fn chunk_ptr(&self, h: u32) -> std::ptr::NonNull<u8> {
-        let c = self.chunk(h);
-        std::ptr::NonNull::new(c.addr() as *mut u8).expect("non-null")
     }
 
     /// Returns a chunk to its class. The caller guarantees nothing references it any more
