@@ -39,8 +39,9 @@ fn udp_frames_each_response_object(backend: &str) {
     c.roundtrip(&req, b"STORED\r\nSTORED\r\n");
 
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let replies = udp_request(&sock, srv.udp_port, 7, b"get a nope b\r\n");
-    // VALUE a (1 datagram), VALUE b (3 datagrams), END (1 datagram): each its own message.
+    let replies = udp_request(&sock, srv.udp_port, 7, b"get a b nope\r\n");
+    // One object per key: VALUE a (1 datagram), VALUE b (3 datagrams), and END in the
+    // object of the last key (a miss), each its own message.
     let headers: Vec<[u16; 4]> = replies.iter().map(|r| r.0).collect();
     assert_eq!(
         headers,

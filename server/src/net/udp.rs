@@ -84,8 +84,21 @@ impl UdpServer {
         self.out.copy_pending(&mut self.flat);
         let mut start = 0;
         let payload = MAX_DGRAM - HEADER;
-        for &end in self.out.objects() {
+        for (i, &end) in self.out.objects().iter().enumerate() {
             let obj = &self.flat[start..end.min(self.flat.len())];
+            if obj.is_empty() {
+                // memcached sends an empty first response object as a bare header with
+                // a total of 0 and skips later empty ones.
+                if i == 0 {
+                    let mut hdr = [0u8; HEADER];
+                    hdr[..2].copy_from_slice(&req_id);
+                    if let Ok(w) = self.sock.send_to(&hdr, peer) {
+                        add(&stats.bytes_written, w as u64);
+                    }
+                }
+                start = end;
+                continue;
+            }
             let count = obj.len().div_ceil(payload).max(1);
             for (seq, chunk) in obj.chunks(payload).enumerate() {
                 self.frame.clear();

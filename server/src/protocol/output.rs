@@ -126,6 +126,15 @@ impl<V: AsRef<[u8]>> Output<V> {
         }
     }
 
+    /// Marks a response-object boundary even when the object is empty (memcached starts a
+    /// new response object for every key of a multiget, hit or miss; UDP framing shows
+    /// an empty first object as a header-only datagram).
+    pub fn mark_object(&mut self) {
+        if self.track_objects {
+            self.objects.push(self.appended);
+        }
+    }
+
     /// Object end offsets recorded since the last reset.
     pub fn objects(&self) -> &[usize] {
         &self.objects

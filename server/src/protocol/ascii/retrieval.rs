@@ -30,7 +30,8 @@ pub(super) fn get(
     let detail = ctx.shared.detail.enabled();
     let head = (first..w.n).map(|i| w.get(i));
     let tail = w.rest.split(|&b| b == b' ').filter(|k| !k.is_empty());
-    for key in head.chain(tail) {
+    let mut keys = head.chain(tail).peekable();
+    while let Some(key) = keys.next() {
         if key.len() > KEY_MAX_LENGTH {
             // memcached drops every reply not yet sent on this connection here.
             out.truncate_to(out.appended() - out.pending());
@@ -61,7 +62,10 @@ pub(super) fn get(
             buf.extend_from_slice(b"\r\n");
             out.commit_text(start);
             exec::push_value(out, item);
-            out.end_object();
+        }
+        // One response object per key; `END` joins the last one (memcached's framing).
+        if keys.peek().is_some() {
+            out.mark_object();
         }
     }
     out.push(b"END\r\n");
