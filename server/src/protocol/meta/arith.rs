@@ -16,8 +16,9 @@ pub(super) fn ma(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     if ntokens(w) > flags::MAX_TOKENS {
         return error(out, "CLIENT_ERROR options flags too long");
     }
-    let words = flag_words(w, 2);
-    let Ok(of) = flags::parse(w.get(1), &words) else {
+    let (arr, nw) = flag_words(w, 2);
+    let words = &arr[..nw];
+    let Ok(of) = flags::parse(w.get(1), words) else {
         return error(out, "CLIENT_ERROR invalid or duplicate flag");
     };
     let incr = match of.mode {
@@ -66,7 +67,7 @@ pub(super) fn ma(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
                         code
                     };
                     let mut buf = code.to_vec();
-                    if let Err(m) = push_ok_flags(&mut buf, &words, &of) {
+                    if let Err(m) = push_ok_flags(&mut buf, words, &of) {
                         return error(out, m);
                     }
                     buf.extend_from_slice(b"\r\n");
@@ -87,7 +88,7 @@ pub(super) fn ma(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     } else {
         buf.extend_from_slice(b"HD");
     }
-    for tok in &words {
+    for tok in words {
         match tok[0] {
             b'c' => {
                 buf.extend_from_slice(b" c");

@@ -13,12 +13,13 @@ pub(super) fn md(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     if ntokens(w) > flags::MAX_TOKENS {
         return error(out, "CLIENT_ERROR options flags too long");
     }
-    let words = flag_words(w, 2);
-    let Ok(of) = flags::parse(w.get(1), &words) else {
+    let (arr, nw) = flag_words(w, 2);
+    let words = &arr[..nw];
+    let Ok(of) = flags::parse(w.get(1), words) else {
         return error(out, "CLIENT_ERROR invalid or duplicate flag");
     };
     let mut tail = Vec::new();
-    if let Err(e) = push_ok_flags(&mut tail, &words, &of) {
+    if let Err(e) = push_ok_flags(&mut tail, words, &of) {
         return error(out, e);
     }
     let engine = &ctx.shared.engine;

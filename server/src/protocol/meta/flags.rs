@@ -2,6 +2,8 @@
 //! that rejects repeated and unknown flags, decodes a base64 key and parses the numeric
 //! tokens. Pure: callable on byte slices (fuzzed).
 
+use std::borrow::Cow;
+
 use super::base64;
 use crate::protocol::number::{parse_i32_trunc, parse_u32_trunc, parse_u64};
 
@@ -13,9 +15,9 @@ pub const MAX_OPAQUE: usize = 32;
 
 /// The parsed flags of one meta command.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MetaFlags {
+pub struct MetaFlags<'a> {
     /// The key, base64-decoded when `b` was given.
-    pub key: Vec<u8>,
+    pub key: Cow<'a, [u8]>,
     /// `b`: the key was base64.
     pub key_binary: bool,
     /// `u`: no LRU bump.
@@ -46,9 +48,9 @@ pub struct MetaFlags {
 
 /// Parses the flag words `flags` of a command whose key word is `key`. The error is
 /// memcached's message (without CRLF).
-pub fn parse(key: &[u8], flags: &[&[u8]]) -> Result<MetaFlags, &'static str> {
+pub fn parse<'a>(key: &'a [u8], flags: &[&[u8]]) -> Result<MetaFlags<'a>, &'static str> {
     let mut of = MetaFlags {
-        key: key.to_vec(),
+        key: Cow::Borrowed(key),
         delta: 1,
         ..MetaFlags::default()
     };
@@ -67,11 +69,11 @@ pub fn parse(key: &[u8], flags: &[&[u8]]) -> Result<MetaFlags, &'static str> {
             b'b' => {
                 let mut out = Vec::new();
                 if base64::decode(key, &mut out).is_some() {
-                    of.key = out;
+                    of.key = Cow::Owned(out);
                 } else {
                     errstr = "CLIENT_ERROR error decoding key";
                     err = Some(errstr);
-                    of.key.clear();
+                    of.key = Cow::Borrowed(&[]);
                 }
                 of.key_binary = true;
             }
@@ -162,7 +164,7 @@ mod tests {
             parse(b"k", &[b"MEE"]),
             Err("CLIENT_ERROR incorrect length for M token")
         );
-        assert_eq!(parse(b"Zm9v", &[b"b"]).unwrap().key, b"foo");
+        assert_eq!(&*parse(b"Zm9v", &[b"b"]).unwrap().key, b"foo");
         assert_eq!(
             parse(b"Zm9", &[b"b"]),
             Err("CLIENT_ERROR error decoding key")

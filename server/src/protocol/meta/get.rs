@@ -28,8 +28,9 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
         error(out, "CLIENT_ERROR options flags are too long");
         return;
     }
-    let words = flag_words(w, 2);
-    let of = match flags::parse(w.get(1), &words) {
+    let (arr, nw) = flag_words(w, 2);
+    let words = &arr[..nw];
+    let of = match flags::parse(w.get(1), words) {
         Ok(f) => f,
         Err(e) => return error(out, e),
     };
@@ -63,7 +64,7 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let mut buf = Vec::with_capacity(64);
     let Some(hit) = hit else {
         buf.extend_from_slice(b"EN");
-        if let Err(e) = push_ok_flags(&mut buf, &words, &of) {
+        if let Err(e) = push_ok_flags(&mut buf, words, &of) {
             return error(out, e);
         }
         if !of.no_reply {
@@ -84,7 +85,7 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     } else {
         buf.extend_from_slice(b"HD");
     }
-    for tok in &words {
+    for tok in words {
         match tok[0] {
             b'T' => exp = engine.realtime(i64::from(of.ttl.unwrap_or(0))),
             b'N' if created => {

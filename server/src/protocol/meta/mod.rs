@@ -14,6 +14,9 @@ use super::{Ctx, Output, Progress, Session, ValueRef};
 use evcached_storage::ItemRef;
 pub use flags::MetaFlags;
 
+/// Most words the text tokenizer splits (memcached's `MAX_TOKENS` minus the terminator).
+const MAX_WORDS: usize = 23;
+
 /// Handles the meta command `m<c>` (not `mn`); `consumed` is the length of its line.
 pub fn step(
     sess: &mut Session,
@@ -36,9 +39,15 @@ pub fn step(
     done
 }
 
-/// Words 2.. (or 3.. for `ms`) of the line: the flags.
-fn flag_words<'a>(w: &Words<'a>, from: usize) -> Vec<&'a [u8]> {
-    (from..w.n).map(|i| w.get(i)).collect()
+/// Words 2.. (or 3.. for `ms`) of the line, the flags, on the stack: use
+/// `&words[..n]`.
+fn flag_words<'a>(w: &Words<'a>, from: usize) -> ([&'a [u8]; MAX_WORDS], usize) {
+    let mut arr: [&'a [u8]; MAX_WORDS] = [&[]; MAX_WORDS];
+    let n = w.n.saturating_sub(from);
+    for (i, slot) in arr.iter_mut().enumerate().take(n) {
+        *slot = w.get(from + i);
+    }
+    (arr, n)
 }
 
 /// memcached's token count for a line (words plus the terminator; an unsplit rest
@@ -82,7 +91,11 @@ fn push_opaque(buf: &mut Vec<u8>, tok: &[u8]) -> Result<(), &'static str> {
 }
 
 /// The O and k return flags in request order (misses and non-item replies).
-fn push_ok_flags(buf: &mut Vec<u8>, words: &[&[u8]], of: &MetaFlags) -> Result<(), &'static str> {
+fn push_ok_flags(
+    buf: &mut Vec<u8>,
+    words: &[&[u8]],
+    of: &MetaFlags<'_>,
+) -> Result<(), &'static str> {
     for tok in words {
         match tok.first() {
             Some(b'O') => push_opaque(buf, tok)?,

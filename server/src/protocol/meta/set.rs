@@ -54,15 +54,16 @@ pub(super) fn ms(
             return line_only;
         }
     };
-    let words = flag_words(w, 3);
-    let of = match flags::parse(w.get(1), &words) {
+    let (arr, nw) = flag_words(w, 3);
+    let words = &arr[..nw];
+    let of = match flags::parse(w.get(1), words) {
         Ok(f) => f,
         Err(e) => return swallow(sess, input, consumed, vlen, out, e),
     };
     // Return flags are noted now; `c` is filled in after the store.
     let mut opaque_err = None;
     let mut tail = Vec::new();
-    for tok in &words {
+    for tok in words {
         if tok[0] == b'O' {
             if let Err(e) = push_opaque(&mut tail, tok) {
                 opaque_err = Some(e);
@@ -132,7 +133,7 @@ pub(super) fn ms(
     }
     let mut buf = Vec::with_capacity(32);
     buf.extend_from_slice(code);
-    for tok in &words {
+    for tok in words {
         match tok[0] {
             b'O' => {
                 buf.push(b' ');
@@ -156,7 +157,7 @@ pub(super) fn ms(
 fn store(
     ctx: &Ctx<'_>,
     mode: Mode,
-    of: &super::MetaFlags,
+    of: &super::MetaFlags<'_>,
     exptime: i32,
     data: &[u8],
 ) -> Result<StoreResult, StoreError> {
