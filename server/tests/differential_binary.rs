@@ -106,6 +106,7 @@ fn closing(name: &'static str, parts: Vec<Vec<u8>>) -> Case {
 fn corpus() -> Vec<Case> {
     let s = |k: &[u8], v: &[u8]| req(0x01, k, &sx(0, 0), v);
     let big = vec![b'x'; 1_048_600];
+    let mid: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
     vec![
         case("version", vec![req(0x0b, b"", b"", b"")]),
         case("noop", vec![]),
@@ -439,6 +440,74 @@ fn corpus() -> Vec<Case> {
                 req(0x10, b"sizes_enable", b"", b""),
                 req(0x10, b"sizes_disable", b"", b""),
                 req(0x10, b"sizes", b"", b""),
+            ],
+        ),
+        case(
+            "large-value",
+            vec![
+                req(0x01, b"lv", &sx(9, 0), &mid),
+                req(0x00, b"lv", b"", b""),
+                req(0x0c, b"lv", b"", b""),
+            ],
+        ),
+        case(
+            "append-over-limit",
+            vec![
+                req(0x01, b"ao", &sx(0, 0), &mid),
+                req(0x0e, b"ao", b"", &mid),
+                req(0x00, b"ao", b"", b""),
+            ],
+        ),
+        case(
+            "incr-grows",
+            vec![
+                s(b"g", b"99"),
+                req(0x05, b"g", &ix(1, 0, 0), b""),
+                req(0x00, b"g", b"", b""),
+            ],
+        ),
+        case(
+            "set-negative-exptime",
+            vec![
+                req(0x01, b"ne", &sx(0, u32::MAX), b"v"),
+                req(0x00, b"ne", b"", b""),
+            ],
+        ),
+        case(
+            "touch-expire",
+            vec![
+                s(b"te", b"v"),
+                req(0x1c, b"te", &t4(u32::MAX), b""),
+                req(0x00, b"te", b"", b""),
+            ],
+        ),
+        case(
+            "flush-delayed",
+            vec![
+                s(b"fd", b"v"),
+                req(0x08, b"", &t4(100), b""),
+                req(0x00, b"fd", b"", b""),
+            ],
+        ),
+        case(
+            "vbucket-datatype-ignored",
+            vec![
+                {
+                    let mut r = req(0x01, b"vb", &sx(0, 0), b"v");
+                    r[5] = 1;
+                    r[7] = 9;
+                    r
+                },
+                req(0x00, b"vb", b"", b""),
+            ],
+        ),
+        case(
+            "getk-chunked-pipeline",
+            vec![
+                req(0x01, b"c1", &sx(0, 0), &mid),
+                req(0x0d, b"c1", b"", b""),
+                req(0x0d, b"c2", b"", b""),
+                req(0x0d, b"c1", b"", b""),
             ],
         ),
         case(

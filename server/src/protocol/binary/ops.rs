@@ -28,12 +28,25 @@ fn be64(b: &[u8]) -> u64 {
 }
 
 /// Flags and exptime of set/add/replace (zero for append/prepend).
-fn store_args(r: &Request<'_>) -> (u32, i32) {
+fn store_args(r: &Request<'_>) -> (u32, u32) {
     if r.ext.len() == 8 {
-        (be32(r.ext), be32(&r.ext[4..]) as i32)
+        (be32(r.ext), be32(&r.ext[4..]))
     } else {
         (0, 0)
     }
+}
+
+/// Binary exptimes are unsigned: a value past `i32::MAX` is an absolute time after 2038,
+/// which the engine's signed (text protocol) conversion would read as negative. Returns
+/// the exptime to hand to the engine and, for those values, the relative time to set
+/// afterwards.
+fn split_exptime(ctx: &Ctx<'_>, v: u32) -> (i64, Option<u32>) {
+    if v <= i32::MAX as u32 {
+        return (i64::from(v), None);
+    }
+    let started = ctx.shared.engine.process_started();
+    let rel = (i64::from(v) - started).clamp(1, i64::from(u32::MAX));
+    (0, Some(rel as u32))
 }
 
 /// Checks a store's size before its value is read: the status to answer (and the value
@@ -48,7 +61,14 @@ pub(super) fn refuse_store(r: &Request<'_>, vlen: usize, ctx: &Ctx<'_>) -> Optio
     } else {
         Mode::Add
     };
-    match exec::alloc_only(ctx, mode, r.key, flags, exptime, vlen) {
+    match exec::alloc_only(
+        ctx,
+        mode,
+        r.key,
+        flags,
+        exptime.min(i32::MAX as u32) as i32,
+        vlen,
+    ) {
         Some(exec::StoreOutcome::OutOfMemory) => Some(status::ENOMEM),
         _ => Some(status::E2BIG),
     }
@@ -74,8 +94,12 @@ pub(super) fn store(r: &Request<'_>, value: &[u8], out: &mut Output<ValueRef>, c
             }
         }
     }
-    match engine.store(mode, r.key, flags, i64::from(exptime), value) {
+    let (exp, late) = split_exptime(ctx, exptime);
+    match engine.store(mode, r.key, flags, exp, value) {
         Ok(StoreResult::Stored(c)) => {
+            if let Some(rel) = late {
+                engine.meta_set_exptime(r.key, c, rel);
+            }
             if !r.quiet {
                 respond(out, r.h, status::SUCCESS, c, &[], &[], &[]);
             }
@@ -124,8 +148,9 @@ pub(super) fn run(
             if !ctx.shared.settings.flush_enabled {
                 error(out, h, status::AUTH_ERROR);
             } else {
+                // (a delay past 2038 is clamped to 2038)
                 let delay = if r.ext.len() == 4 {
-                    be32(r.ext) as i32
+                    be32(r.ext).min(i32::MAX as u32) as i32
                 } else {
                     0
                 };
@@ -170,7 +195,14 @@ fn get(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     let with_key = matches!(r.cmd, op::GETK | op::GATK);
     let item = match r.cmd {
         op::GET | op::GETK => engine.get(r.key),
-        _ => engine.gat(r.key, i64::from(be32(r.ext) as i32)),
+        _ => {
+            let (exp, late) = split_exptime(ctx, be32(r.ext));
+            let it = engine.gat(r.key, exp);
+            if let (Some(it), Some(rel)) = (&it, late) {
+                engine.meta_set_exptime(r.key, it.cas(), rel);
+            }
+            it
+        }
     };
     let Some(item) = item else {
         if r.quiet {
@@ -234,14 +266,14 @@ fn arith(r: &Request<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
             }
             let mut digits = Vec::new();
             crate::protocol::number::push_u64(&mut digits, initial);
-            match engine.store(
-                StoreMode::Add,
-                r.key,
-                0,
-                i64::from(expiration as i32),
-                &digits,
-            ) {
-                Ok(StoreResult::Stored(c)) => ok(out, initial, c),
+            let (exp, late) = split_exptime(ctx, expiration);
+            match engine.store(StoreMode::Add, r.key, 0, exp, &digits) {
+                Ok(StoreResult::Stored(c)) => {
+                    if let Some(rel) = late {
+                        engine.meta_set_exptime(r.key, c, rel);
+                    }
+                    ok(out, initial, c)
+                }
                 Ok(_) => error(out, r.h, status::NOT_STORED),
                 Err(_) => error(out, r.h, status::ENOMEM),
             }
