@@ -386,7 +386,14 @@ fn rescue(inner: &Inner, s: &crate::memory::Stripe<'_>, hv: u32, h: u32, class: 
     );
     new.bytes_mut(hdr, size - hdr)
         .copy_from_slice(old.bytes(hdr, size - hdr));
-    let keep = st & (crate::memory::CFLAGS | crate::memory::FETCHED | crate::memory::ACTIVE);
+    // (the meta protocol's marks move with the item)
+    let keep = st
+        & (crate::memory::CFLAGS
+            | crate::memory::FETCHED
+            | crate::memory::ACTIVE
+            | crate::memory::STALE
+            | crate::memory::WIN_SENT
+            | crate::memory::KEY_BINARY);
     let v = new.view();
     v.set_exptime(old.exptime());
     v.state().store(keep, Relaxed);

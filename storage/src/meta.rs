@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::engine::{Engine, Fetch, Inner};
 use crate::hash::murmur3_32;
 use crate::item::ItemRef;
-use crate::memory::{Stripe, FETCHED, NIL, STALE, WIN_SENT};
+use crate::memory::{Stripe, FETCHED, KEY_BINARY, NIL, STALE, WIN_SENT};
 use crate::stats::bump;
 use crate::types::{StoreError, StoreMode, StoreResult};
 
@@ -111,6 +111,42 @@ impl Engine {
         }
         ch.set_exptime(exptime);
         true
+    }
+
+    /// Meta `ms ... b`: marks the live item `key` whose CAS is `cas` as stored under a
+    /// base64 key, so later replies print its key in base64. False if it is gone.
+    pub fn meta_mark_key_binary(&self, key: &[u8], cas: u64) -> bool {
+        self.with_live(key, cas, |st| {
+            st.fetch_or(KEY_BINARY, Relaxed);
+        })
+        .is_some()
+    }
+
+    /// Whether the live item `key` whose CAS is `cas` was stored under a base64 key.
+    pub fn meta_key_binary(&self, key: &[u8], cas: u64) -> bool {
+        self.with_live(key, cas, |st| st.load(Relaxed) & KEY_BINARY != 0)
+            .unwrap_or(false)
+    }
+
+    /// Runs `f` on the state word of the live item `key` with CAS `cas`, under its lock.
+    fn with_live<R>(
+        &self,
+        key: &[u8],
+        cas: u64,
+        f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R,
+    ) -> Option<R> {
+        let inner = &self.inner;
+        if key.is_empty() || key.len() > crate::engine::KEY_MAX {
+            return None;
+        }
+        let hv = murmur3_32(key, 0);
+        let s = inner.hash.lock(hv);
+        let h = find_live(inner, &s, hv, key);
+        if h == NIL {
+            return None;
+        }
+        let ch = inner.slabs.chunk(h);
+        (inner.cas_of(ch) == cas).then(|| f(ch.state()))
     }
 
     /// Meta `ms <key> ... I C<cas>`: a CAS store that, when `cas` is older (smaller) than
@@ -217,6 +253,10 @@ mod tests {
             StoreResult::Exists
         );
         assert!(e.meta_set_exptime(b"k", it.cas(), 0));
+        assert!(!e.meta_key_binary(b"k", it.cas()));
+        assert!(e.meta_mark_key_binary(b"k", it.cas()));
+        assert!(e.meta_key_binary(b"k", it.cas()));
+        assert!(!e.meta_mark_key_binary(b"k", it.cas() + 1));
         assert_eq!(e.peek(b"k").unwrap().exptime(), 0);
     }
 }

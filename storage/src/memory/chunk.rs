@@ -74,6 +74,8 @@ pub const DATA: u32 = 1 << 28;
 pub const STALE: u32 = 1 << 29;
 /// Meta protocol: a client already got the win token for this item.
 pub const WIN_SENT: u32 = 1 << 30;
+/// Meta protocol: the key was given base64-encoded (`b`), so replies re-encode it.
+pub const KEY_BINARY: u32 = 1 << 31;
 
 /// Largest value length stored in the 24-bit `len` field.
 pub const LEN_MAX: usize = (1 << 24) - 1;
