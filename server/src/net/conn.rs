@@ -112,6 +112,8 @@ pub struct Conn {
     /// Server clock (seconds) of the last command, for idle_timeout and `stats conns`
     /// (shared with the connection table; a relaxed store per command).
     pub last_cmd: Arc<AtomicU32>,
+    /// The peer has shut down its sending side (an event said so): read to the end.
+    pub peer_closed: bool,
     /// On the worker's yielded list (so it is queued once).
     pub yielded: bool,
     /// True when reads until `WouldBlock` are needed (backends without edge guarantees
@@ -140,6 +142,7 @@ impl Conn {
             write_armed: false,
             last_cmd: Arc::new(AtomicU32::new(now)),
             yielded: false,
+            peer_closed: false,
             read_to_block,
         }
     }
@@ -361,7 +364,7 @@ impl Conn {
             }
             // A short read drained the socket on edge-triggered backends; with
             // `read_to_block` we keep reading until WouldBlock.
-            if !self.read_to_block && !full && need <= n {
+            if !self.read_to_block && !self.peer_closed && !full && need <= n {
                 read_done = true;
             }
             if need > n {

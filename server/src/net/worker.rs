@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use event_core::{EventBase, Registry, Token};
+use event_core::{EventBase, Ready, Registry, Token};
 use slab::Slab;
 
 use crate::net::conn::{BufPool, Conn, Outcome, State};
@@ -131,7 +131,7 @@ impl<B: EventBase> Worker<B> {
                 } = &mut self;
                 let stats = &shared.thread_stats[*index];
                 let shared: &Shared = shared;
-                let res = base.wait(timeout, |reg, token, _ready| {
+                let res = base.wait(timeout, |reg, token, ready| {
                     if token == WAKER {
                         woken = true;
                         return;
@@ -142,16 +142,7 @@ impl<B: EventBase> Worker<B> {
                         }
                         return;
                     }
-                    drive_one(
-                        reg,
-                        conns,
-                        pool,
-                        shared,
-                        stats,
-                        token,
-                        yielded,
-                        read_to_block,
-                    );
+                    drive_one(reg, conns, pool, shared, stats, token, yielded, ready);
                 });
                 if let Err(e) = res {
                     if shared.verbose() > 0 {
@@ -191,7 +182,7 @@ impl<B: EventBase> Worker<B> {
                         stats,
                         token,
                         yielded,
-                        read_to_block,
+                        Ready::empty(),
                     );
                 }
             }
@@ -307,7 +298,7 @@ fn drive_one<R: Registry>(
     stats: &ThreadStats,
     token: Token,
     yielded: &mut Vec<Token>,
-    _read_to_block: bool,
+    ready: Ready,
 ) {
     let slot = token.slot() as usize;
     let Some(conn) = conns.get_mut(slot) else {
@@ -315,6 +306,11 @@ fn drive_one<R: Registry>(
     };
     if conn.token != token {
         return; // stale event for a previous occupant of the slot
+    }
+    if ready.is_closing() {
+        // The peer sent FIN (or the socket failed): a short read no longer means the
+        // socket is drained, the end of stream is still to be read.
+        conn.peer_closed = true;
     }
     let mut ctx = Ctx::new(shared, stats);
     match conn.drive(reg, &mut ctx, pool, shared.reqs_per_event) {
