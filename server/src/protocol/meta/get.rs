@@ -124,7 +124,12 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
                     return error(out, e);
                 }
             }
-            b'k' => push_key(&mut buf, item.key(), of.key_binary),
+            // The key is printed as the item was stored (base64 if it came so).
+            b'k' => push_key(
+                &mut buf,
+                item.key(),
+                engine.meta_key_binary(item.key(), item.cas()),
+            ),
             _ => {}
         }
     }
@@ -174,7 +179,7 @@ pub(super) fn me(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let now = engine.current_time();
     let mut buf = Vec::with_capacity(96);
     buf.extend_from_slice(b"ME ");
-    if binary {
+    if engine.meta_key_binary(item.key(), item.cas()) {
         base64::encode(item.key(), &mut buf);
     } else {
         buf.extend_from_slice(item.key());

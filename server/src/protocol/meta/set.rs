@@ -114,6 +114,12 @@ pub(super) fn ms(
     }
     let data = &input[consumed..consumed + vlen];
     let r = store(ctx, mode, &of, exptime, data);
+    if let (Ok(StoreResult::Stored(c)), true) = (r, of.key_binary) {
+        // memcached's append/prepend build a new item without the base64 mark.
+        if !matches!(mode, Mode::Append | Mode::Prepend) {
+            ctx.shared.engine.meta_mark_key_binary(&of.key, c);
+        }
+    }
     let (code, new_cas): (&[u8], u64) = match r {
         Ok(StoreResult::Stored(c)) => (b"HD", c),
         Ok(StoreResult::NotStored) => (b"NS", 0),
