@@ -13,57 +13,100 @@ pub use header::{Header, Response, HEADER_LEN, REQ_MAGIC};
 use super::{Ctx, Output, Progress, Session, ValueRef};
 
 /// Opcodes.
-#[allow(missing_docs)]
 pub mod op {
+    /// Get a value.
     pub const GET: u8 = 0x00;
+    /// Store unconditionally.
     pub const SET: u8 = 0x01;
+    /// Store if absent.
     pub const ADD: u8 = 0x02;
+    /// Store if present.
     pub const REPLACE: u8 = 0x03;
+    /// Delete.
     pub const DELETE: u8 = 0x04;
+    /// Increment (delta, initial, expiration).
     pub const INCREMENT: u8 = 0x05;
+    /// Decrement (delta, initial, expiration).
     pub const DECREMENT: u8 = 0x06;
+    /// Reply, then close.
     pub const QUIT: u8 = 0x07;
+    /// Invalidate every item (optional delay).
     pub const FLUSH: u8 = 0x08;
+    /// Get, misses silent.
     pub const GETQ: u8 = 0x09;
+    /// No operation (flushes a quiet pipeline).
     pub const NOOP: u8 = 0x0a;
+    /// Server version.
     pub const VERSION: u8 = 0x0b;
+    /// Get with the key in the reply.
     pub const GETK: u8 = 0x0c;
+    /// Get with key, misses silent.
     pub const GETKQ: u8 = 0x0d;
+    /// Append to a value.
     pub const APPEND: u8 = 0x0e;
+    /// Prepend to a value.
     pub const PREPEND: u8 = 0x0f;
+    /// Statistics, one packet each.
     pub const STAT: u8 = 0x10;
+    /// Set, success silent.
     pub const SETQ: u8 = 0x11;
+    /// Add, success silent.
     pub const ADDQ: u8 = 0x12;
+    /// Replace, success silent.
     pub const REPLACEQ: u8 = 0x13;
+    /// Delete, success silent.
     pub const DELETEQ: u8 = 0x14;
+    /// Increment, success silent.
     pub const INCREMENTQ: u8 = 0x15;
+    /// Decrement, success silent.
     pub const DECREMENTQ: u8 = 0x16;
+    /// Close without a reply.
     pub const QUITQ: u8 = 0x17;
+    /// Flush, success silent.
     pub const FLUSHQ: u8 = 0x18;
+    /// Append, success silent.
     pub const APPENDQ: u8 = 0x19;
+    /// Prepend, success silent.
     pub const PREPENDQ: u8 = 0x1a;
+    /// Set a new exptime.
     pub const TOUCH: u8 = 0x1c;
+    /// Get and touch.
     pub const GAT: u8 = 0x1d;
+    /// Get and touch, misses silent.
     pub const GATQ: u8 = 0x1e;
+    /// SASL mechanisms (unknown without SASL).
     pub const SASL_LIST_MECHS: u8 = 0x20;
+    /// SASL authentication (unknown without SASL).
     pub const SASL_AUTH: u8 = 0x21;
+    /// SASL step (unknown without SASL).
     pub const SASL_STEP: u8 = 0x22;
+    /// Get and touch with the key.
     pub const GATK: u8 = 0x23;
+    /// Get and touch with key, misses silent.
     pub const GATKQ: u8 = 0x24;
 }
 
 /// Status codes.
-#[allow(missing_docs)]
 pub mod status {
+    /// Success.
     pub const SUCCESS: u16 = 0x00;
+    /// Key not found.
     pub const KEY_ENOENT: u16 = 0x01;
+    /// Key exists / CAS mismatch.
     pub const KEY_EEXISTS: u16 = 0x02;
+    /// Value too large.
     pub const E2BIG: u16 = 0x03;
+    /// Invalid arguments.
     pub const EINVAL: u16 = 0x04;
+    /// Not stored.
     pub const NOT_STORED: u16 = 0x05;
+    /// Incr/decr on a non-numeric value.
     pub const DELTA_BADVAL: u16 = 0x06;
+    /// Authentication error (also: flush disabled).
     pub const AUTH_ERROR: u16 = 0x20;
+    /// Unknown command.
     pub const UNKNOWN_COMMAND: u16 = 0x81;
+    /// Out of memory.
     pub const ENOMEM: u16 = 0x82;
 }
 
