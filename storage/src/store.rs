@@ -160,7 +160,9 @@ pub(crate) fn commit(inner: &Inner, mut w: ItemWriter) -> StoreResult {
                 return StoreResult::NotFound;
             }
             let oc = inner.slabs.chunk(old);
-            if inner.cas_of(oc) != c {
+            // memcached: a request CAS of 0 (always 0 with `-C`, which ignores the
+            // client's value) never matches, so EXISTS rather than a blind store.
+            if !inner.cfg.cas_enabled || c == 0 || inner.cas_of(oc) != c {
                 bump!(inner.ccount(inner.slabs.class_of(old)), cas_badval);
                 return StoreResult::Exists;
             }

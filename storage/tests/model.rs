@@ -218,10 +218,11 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Cas(k, v, good) => {
-                let cas = if m.live(k) && good {
-                    m.items[&k].cas
-                } else {
-                    999_999_999
+                // Peek without dropping an expired entry: like memcached, the engine
+                // allocates (and may evict the LRU tail) before its lookup reclaims it.
+                let cas = match m.items.get(&k) {
+                    Some(ent) if good && (ent.exp == 0 || ent.exp > m.now) => ent.cas,
+                    _ => 999_999_999,
                 };
                 m.make_room(None);
                 let r = e

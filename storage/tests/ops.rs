@@ -89,6 +89,25 @@ fn cas_disabled_reads_zero() {
     assert_eq!(e.item_header_size(), 28);
     e.store(StoreMode::Set, b"k", 0, 0, b"v").unwrap();
     assert_eq!(e.get(b"k").unwrap().cas(), 0);
+    // memcached -C: `cas` never matches (not even 0) and says EXISTS; a missing key is
+    // still NOT_FOUND.
+    for c in [0, 1] {
+        let r = e.store(StoreMode::Cas(c), b"k", 0, 0, b"w").unwrap();
+        assert!(matches!(r, StoreResult::Exists), "{r:?}");
+    }
+    assert!(matches!(
+        e.store(StoreMode::Cas(1), b"nope", 0, 0, b"w").unwrap(),
+        StoreResult::NotFound
+    ));
+    assert_eq!(e.get(b"k").unwrap().value_vec(), b"v");
+}
+
+#[test]
+fn cas_zero_never_matches() {
+    let e = engine();
+    e.store(StoreMode::Set, b"k", 0, 0, b"v").unwrap();
+    let r = e.store(StoreMode::Cas(0), b"k", 0, 0, b"w").unwrap();
+    assert!(matches!(r, StoreResult::Exists), "{r:?}");
 }
 
 #[test]
