@@ -336,7 +336,61 @@ fn shutdown_command_needs_dash_a(backend: &str) {
     assert!(srv.wait_exit().success());
 }
 
+/// Every descriptor the server holds (listeners, clients, event queues, wakers, pipes)
+/// is close-on-exec, so nothing leaks into child processes.
+/// `O_CLOEXEC` as `/proc/<pid>/fdinfo` shows it (octal flags).
+#[cfg(target_os = "linux")]
+const CLOEXEC: u32 = 0o2_000_000;
+
+#[cfg(target_os = "linux")]
+fn fd_flags(path: &str) -> Option<u32> {
+    let info = std::fs::read_to_string(path).ok()?;
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?.trim();
+    u32::from_str_radix(flags, 8).ok()
+}
+
+#[cfg(target_os = "linux")]
+fn descriptors_are_close_on_exec(backend: &str) {
+    let srv = Server::start(backend, &["-U", "-1"]);
+    let mut clients: Vec<Client> = (0..3).map(|_| srv.connect()).collect();
+    for c in clients.iter_mut() {
+        c.roundtrip(b"version\r\n", b"VERSION 1.6.18\r\n");
+    }
+    let pid = srv.pid();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let fd: u32 = entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .unwrap();
+        if fd <= 2 {
+            continue;
+        }
+        let Some(flags) = fd_flags(&format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue; // closed meanwhile
+        };
+        // Descriptors this test process leaks to its children are inherited, not the
+        // server's own.
+        if fd_flags(&format!("/proc/self/fdinfo/{fd}")).is_some_and(|f| f & CLOEXEC == 0) {
+            continue;
+        }
+        assert_ne!(
+            flags & CLOEXEC,
+            0,
+            "fd {fd} is not close-on-exec (flags {flags:o})"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} descriptors seen");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn descriptors_are_close_on_exec(_backend: &str) {}
+
 per_backend!(
+    descriptors_are_close_on_exec,
     pipeline_1000_in_one_write,
     values_from_0_bytes_to_the_item_limit,
     values_are_binary_safe,
