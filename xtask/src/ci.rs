@@ -42,6 +42,8 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         )?;
     }
     step("doc tests", cargo().args(["test", "--workspace", "--doc"]))?;
+    // A short fuzz run of every target on the debug build the tests just made.
+    crate::fuzz::run(&["15".to_string(), "--dev".to_string()])?;
     crate::cross_check::run(&[])?;
     Ok(())
 }

@@ -5,6 +5,7 @@ mod ci;
 mod cluster;
 mod compare;
 mod cross_check;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ commands:
   cluster       [--servers N] [--eject] [--backend-bin PATH] evcached pool behind nutcracker
   compare       [--quick] evcached vs memcached side by side (table, JSON, SVG chart)
   cross-check   [TARGET...] check + clippy the workspace for macOS, FreeBSD, NetBSD, illumos
+  fuzz          [SECONDS] [--dev] [TARGET...] every fuzz target for SECONDS each (default 60)
 ";
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         "cluster" => cluster::run(rest),
         "compare" => compare::run(rest),
         "cross-check" => cross_check::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
