@@ -495,8 +495,10 @@ fn bind_all(s: &Settings, ports: &mut Option<PortFile>) -> io::Result<Bound> {
 
 /// Raises `RLIMIT_NOFILE` so `-c` connections fit (memcached does the same).
 fn raise_nofile(max_conns: u64, threads: usize) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let want = max_conns + 32 + 4 * threads as u64;
+    use nix::sys::resource::{getrlimit, rlim_t, setrlimit, Resource};
+    // `rlim_t` is u64 on Linux and macOS, i64 on FreeBSD; a connection count fits both.
+    let want = max_conns.saturating_add(32 + 4 * threads as u64);
+    let want = want.min(i64::MAX as u64) as rlim_t;
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         if soft < want {
             let new_hard = hard.max(want);
@@ -663,12 +665,29 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
 }
 
 fn drop_privileges(user: &str) -> Result<(), String> {
-    use nix::unistd::{setgid, setgroups, setuid, User};
+    use nix::unistd::{setgid, setuid, User};
     let u = User::from_name(user)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("can't find the user {user} to switch to"))?;
-    let _ = setgroups(&[u.gid]);
-    setgid(u.gid).map_err(|_| "failed to assume identity of user".to_string())?;
-    setuid(u.uid).map_err(|_| "failed to assume identity of user".to_string())?;
+    drop_supplementary_groups()?;
+    setgid(u.gid).map_err(|_| format!("failed to assume identity of user {user}"))?;
+    setuid(u.uid).map_err(|_| format!("failed to assume identity of user {user}"))?;
+    Ok(())
+}
+
+/// Drops every supplementary group, as memcached does before setgid/setuid. EPERM means
+/// the process is already without the privilege to change them, which memcached accepts.
+#[cfg(not(target_vendor = "apple"))]
+fn drop_supplementary_groups() -> Result<(), String> {
+    match nix::unistd::setgroups(&[]) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => Ok(()),
+        Err(e) => Err(format!("failed to drop supplementary groups: {}", e.desc())),
+    }
+}
+
+/// Apple targets: nix binds no setgroups(2) there (Apple deprecates changing the group
+/// list directly), so only setgid/setuid apply.
+#[cfg(target_vendor = "apple")]
+fn drop_supplementary_groups() -> Result<(), String> {
     Ok(())
 }

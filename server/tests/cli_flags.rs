@@ -254,3 +254,53 @@ fn port_file_matches_memcached() {
     assert_eq!(want, expected);
     assert_eq!(shape(support::Kind::Evcached(None)), want);
 }
+
+/// `-u` as root drops to the user's uid and gid and clears the supplementary groups, as
+/// memcached does (compared through /proc with memcached 1.6.18 started the same way).
+#[cfg(target_os = "linux")]
+#[test]
+fn user_switch_matches_memcached() {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        eprintln!("not root: -u does not switch identity");
+        return;
+    }
+    let Some(memcached) = memcached_or_skip("user_switch_matches_memcached") else {
+        return;
+    };
+    let identity = |program: &std::path::Path| -> Vec<String> {
+        // memcached writes the port file as the new user: a directory anyone may write.
+        let scratch = support::Scratch::new("user");
+        std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod scratch");
+        let port_file = scratch.path().join("ports");
+        let mut child = Command::new(program)
+            .args(["-p", "-1", "-U", "0", "-l", "127.0.0.1", "-u", "nobody"])
+            .env("MEMCACHED_PORT_FILENAME", &port_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let deadline = Instant::now() + support::START_DEADLINE;
+        while !port_file.exists() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        // Child::kill signals exactly this PID.
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(port_file.exists(), "{} wrote no port file", program.display());
+        status
+            .expect("read /proc/<pid>/status")
+            .lines()
+            .filter(|l| ["Uid:", "Gid:", "Groups:"].iter().any(|p| l.starts_with(p)))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    let want = identity(&memcached);
+    let got = identity(&evcached_bin());
+    assert_eq!(want.len(), 3, "memcached's /proc status: {want:?}");
+    assert_eq!(got, want);
+    assert_eq!(got[2], "Groups:", "supplementary groups dropped");
+}

@@ -64,7 +64,10 @@ pub fn bind_unix(path: &Path, mask: u32, backlog: i32) -> io::Result<UnixListene
     }
     // Restrict the mode through the umask while binding so the socket never exists with
     // wider permissions than asked, then set it exactly.
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(!mask & 0o777));
+    // `mode_t` is u32 on Linux and illumos, u16 on macOS and the BSDs; the masked value
+    // fits either.
+    let umask = (!mask & 0o777) as nix::libc::mode_t;
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let res = (|| {
         let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         s.bind(&SockAddr::unix(path)?)?;
