@@ -290,7 +290,11 @@ fn user_switch_matches_memcached() {
         // Child::kill signals exactly this PID.
         let _ = child.kill();
         let _ = child.wait();
-        assert!(port_file.exists(), "{} wrote no port file", program.display());
+        assert!(
+            port_file.exists(),
+            "{} wrote no port file",
+            program.display()
+        );
         status
             .expect("read /proc/<pid>/status")
             .lines()
