@@ -71,9 +71,103 @@ fn cases() -> Vec<UdpCase> {
             raw: true,
         },
         case("touch", b"touch u_a 100\r\n"),
+        // Binary requests: memcached negotiates each datagram by its first byte, whatever
+        // -B says; one response object (and message) per binary response.
+        case(
+            "bin-set",
+            &bin(0x01, b"u_bin", &[0, 0, 0, 7, 0, 0, 0, 0], b"hello"),
+        ),
+        case("bin-get", &bin(0x00, b"u_bin", b"", b"")),
+        case("bin-getk", &bin(0x0c, b"u_bin", b"", b"")),
+        case("bin-get-miss", &bin(0x00, b"u_nope", b"", b"")),
+        case(
+            "bin-getq-miss-noop",
+            &[bin(0x09, b"u_nope", b"", b""), bin(0x0a, b"", b"", b"")].concat(),
+        ),
+        case(
+            "bin-get-noop",
+            &[bin(0x00, b"u_bin", b"", b""), bin(0x0a, b"", b"", b"")].concat(),
+        ),
+        case(
+            "bin-getq-hit-noop",
+            &[bin(0x09, b"u_bin", b"", b""), bin(0x0a, b"", b"", b"")].concat(),
+        ),
+        case(
+            "bin-getq-misses-get",
+            &[
+                bin(0x09, b"u_x", b"", b""),
+                bin(0x09, b"u_y", b"", b""),
+                bin(0x00, b"u_bin", b"", b""),
+            ]
+            .concat(),
+        ),
+        case(
+            "bin-setq-noop",
+            &[bin(0x11, b"u_q", &[0; 8], b"q"), bin(0x0a, b"", b"", b"")].concat(),
+        ),
+        case("bin-setq-alone", &bin(0x11, b"u_q", &[0; 8], b"q")),
+        case("bin-deleteq-miss-alone", &bin(0x14, b"u_nope", b"", b"")),
+        case("bin-append", &bin(0x0e, b"u_bin", b"", b" world")),
+        case("bin-get-big", &bin(0x00, b"u_big", b"", b"")),
+        case(
+            "bin-incr-create",
+            &bin(
+                0x05,
+                b"u_cnt",
+                &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0],
+                b"",
+            ),
+        ),
+        case(
+            "bin-incr",
+            &bin(
+                0x05,
+                b"u_cnt",
+                &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0],
+                b"",
+            ),
+        ),
+        case("bin-delete", &bin(0x04, b"u_bin", b"", b"")),
+        case("bin-bad-opcode", &bin(0xee, b"", b"", b"")),
+        case("text-after-binary", b"get u_cnt\r\n"),
         case("flush", b"flush_all\r\n"),
         case("get-after-flush", b"get u_a\r\n"),
     ]
+}
+
+/// A binary request (opaque 0x0a0b0c0d, CAS 0).
+fn bin(opcode: u8, key: &[u8], extras: &[u8], value: &[u8]) -> Vec<u8> {
+    let body = (extras.len() + key.len() + value.len()) as u32;
+    let mut d = vec![0x80, opcode];
+    d.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    d.extend_from_slice(&[extras.len() as u8, 0, 0, 0]);
+    d.extend_from_slice(&body.to_be_bytes());
+    d.extend_from_slice(&[0x0a, 0x0b, 0x0c, 0x0d]);
+    d.extend_from_slice(&[0; 8]);
+    d.extend_from_slice(extras);
+    d.extend_from_slice(key);
+    d.extend_from_slice(value);
+    d
+}
+
+/// Binary responses carry the CAS in header bytes 16..24: numbered by first appearance,
+/// like the text protocol's (a response datagram starts with its header).
+fn normalize_binary_cas(payload: &mut [u8], seen: &mut Vec<[u8; 8]>) {
+    if payload.len() < 24 || payload[0] != 0x81 {
+        return;
+    }
+    let cas: [u8; 8] = payload[16..24].try_into().expect("8 bytes");
+    if cas == [0; 8] {
+        return;
+    }
+    let n = match seen.iter().position(|c| *c == cas) {
+        Some(i) => i + 1,
+        None => {
+            seen.push(cas);
+            seen.len()
+        }
+    };
+    payload[16..24].copy_from_slice(&(n as u64).to_be_bytes());
 }
 
 /// memcached's UDP frame: request id, sequence number, total datagrams, reserved (0).
@@ -103,7 +197,13 @@ fn udp_port(server: &Server) -> u16 {
 
 /// Sends one datagram and collects every reply datagram until the socket is quiet; returns
 /// each as (header words, normalised payload).
-fn exchange(sock: &UdpSocket, port: u16, datagram: &[u8], cas: &mut CasMap) -> Vec<String> {
+fn exchange(
+    sock: &UdpSocket,
+    port: u16,
+    datagram: &[u8],
+    cas: &mut CasMap,
+    bin_cas: &mut Vec<[u8; 8]>,
+) -> Vec<String> {
     sock.send_to(datagram, ("127.0.0.1", port))
         .expect("send_to");
     let mut out = Vec::new();
@@ -114,7 +214,10 @@ fn exchange(sock: &UdpSocket, port: u16, datagram: &[u8], cas: &mut CasMap) -> V
             continue;
         }
         let word = |i: usize| u16::from_be_bytes([buf[2 * i], buf[2 * i + 1]]);
-        let payload = normalize(&buf[8..n], cas);
+        let mut payload = normalize(&buf[8..n], cas);
+        if word(1) == 0 {
+            normalize_binary_cas(&mut payload, bin_cas);
+        }
         out.push(format!(
             "id={} seq={} total={} rsv={} {}",
             word(0),
@@ -133,6 +236,7 @@ fn transcript(server: &Server) -> Vec<(String, Vec<String>)> {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
     sock.set_read_timeout(Some(QUIET)).expect("timeout");
     let mut cas = CasMap::default();
+    let mut bin_cas = Vec::new();
     cases()
         .into_iter()
         .enumerate()
@@ -144,18 +248,19 @@ fn transcript(server: &Server) -> Vec<(String, Vec<String>)> {
             };
             (
                 c.name.to_string(),
-                exchange(&sock, port, &datagram, &mut cas),
+                exchange(&sock, port, &datagram, &mut cas, &mut bin_cas),
             )
         })
         .collect()
 }
 
-fn compare(target: Kind) {
-    let test = format!("udp {}", target.label());
+fn compare(target: Kind, extra: &[&str]) {
+    let test = format!("udp {} {extra:?}", target.label());
     if support::memcached_or_skip(&test).is_none() {
         return;
     }
-    let args = ["-U", "-1"];
+    let mut args = vec!["-U", "-1"];
+    args.extend_from_slice(extra);
     let a = Server::start(Kind::Memcached, &args).unwrap_or_else(|e| panic!("{e}"));
     let b = Server::start(target.clone(), &args).unwrap_or_else(|e| panic!("{e}"));
     // Both servers at once: each exchange waits for the line to go quiet.
@@ -183,15 +288,23 @@ fn compare(target: Kind) {
 
 #[test]
 fn udp_memcached_against_itself() {
-    compare(Kind::Memcached);
+    compare(Kind::Memcached, &[]);
 }
 
 #[test]
 fn udp_evcached_native_matches_memcached() {
-    compare(Kind::Evcached(None));
+    compare(Kind::Evcached(None), &[]);
 }
 
 #[test]
 fn udp_evcached_portable_matches_memcached() {
-    compare(Kind::Evcached(Some("portable")));
+    compare(Kind::Evcached(Some("portable")), &[]);
+}
+
+/// `-B ascii` and `-B binary` restrict TCP connections only: over UDP memcached still
+/// answers both protocols, and so must evcached.
+#[test]
+fn udp_protocol_flag_applies_to_tcp_only() {
+    compare(Kind::Evcached(None), &["-B", "ascii"]);
+    compare(Kind::Evcached(None), &["-B", "binary"]);
 }

@@ -1,6 +1,6 @@
 //! UDP serving (`-U`): memcached's 8-byte frame header, one request per datagram, each
 //! response object sent as its own message split into numbered datagrams of at most
-//! 1400 bytes.
+//! 1400 bytes. Text and binary requests are both served (negotiated per datagram).
 
 use std::io;
 use std::net::UdpSocket;
@@ -67,7 +67,9 @@ impl UdpServer {
                 udp: true,
                 conn_fd: -1,
             };
-            let mut session = Session::new(BindingProtocol::Ascii);
+            // memcached decides per datagram, whatever -B says: a first byte of 0x80 is
+            // a binary request, anything else text.
+            let mut session = Session::new(BindingProtocol::Auto);
             let mut pos = HEADER;
             while pos < n {
                 match session.step(&self.buf[pos..n], &mut self.out, &mut ctx) {

@@ -252,6 +252,14 @@ fn skip(sess: &mut Session, input: &[u8], consumed: usize, n: usize) -> Progress
     Progress::Consumed(input.len())
 }
 
+/// A quiet request that sent nothing still had its (empty) response object in memcached,
+/// which UDP framing shows when it comes first: mark it.
+fn quiet_object(out: &mut Output<ValueRef>, quiet: bool, objects_before: usize) {
+    if quiet && out.objects().len() == objects_before {
+        out.mark_object();
+    }
+}
+
 /// Handles the next binary request in `input`.
 pub fn step(
     sess: &mut Session,
@@ -313,10 +321,15 @@ pub fn step(
                 if input.len() < total {
                     return Progress::NeedMore(total);
                 }
+                let objects = out.objects().len();
                 ops::store(&req, &input[need..total], out, ctx);
+                quiet_object(out, quiet, objects);
                 return Progress::Consumed(total);
             }
-            ops::run(&req, out, ctx).unwrap_or(Progress::Consumed(need))
+            let objects = out.objects().len();
+            let progress = ops::run(&req, out, ctx).unwrap_or(Progress::Consumed(need));
+            quiet_object(out, quiet, objects);
+            progress
         }
     }
 }
