@@ -213,8 +213,19 @@ impl Conn {
     /// Writes queued output with `writev` until done or `WouldBlock`.
     /// Returns Ok(true) when everything was written.
     fn flush(&mut self, ctx: &Ctx<'_>) -> io::Result<bool> {
+        // The iovec array lives on the stack and is initialised on every call, so its
+        // size follows the reply: a single reply is a few segments, a multiget or a
+        // pipelined batch dozens (one writev each), never more than IOV_MAX (1024).
+        match self.out.segments_pending() {
+            0..=4 => self.flush_with::<4>(ctx),
+            5..=64 => self.flush_with::<64>(ctx),
+            _ => self.flush_with::<512>(ctx),
+        }
+    }
+
+    fn flush_with<const IOVS: usize>(&mut self, ctx: &Ctx<'_>) -> io::Result<bool> {
         while !self.out.is_empty() {
-            let mut iov = [IoSlice::new(&[]); 64];
+            let mut iov = [IoSlice::new(&[]); IOVS];
             let n = self.out.fill_iovecs(&mut iov);
             match self.stream.write_vectored(&iov[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

@@ -87,8 +87,9 @@ pub fn gat(ctx: &Ctx<'_>, key: &[u8], exptime: i32) -> Option<Hit> {
 
 /// Appends the value of `hit` (zero copy) and its `\r\n`.
 pub fn push_value(out: &mut Output<ValueRef>, hit: Hit) {
-    if hit.item.value().is_some() {
-        out.push_value(ValueRef::new(hit.item, 0));
+    // One look into item memory for the common (inline) case: its length goes along.
+    if let Some(len) = hit.item.value().map(<[u8]>::len) {
+        out.push_value_sized(ValueRef::new(hit.item, 0), len);
     } else {
         let n = hit.item.value_chunks().len();
         for i in 0..n {

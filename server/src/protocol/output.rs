@@ -13,8 +13,9 @@ use std::io::IoSlice;
 enum Seg<V> {
     /// `text[start..end]`.
     Text { start: usize, end: usize },
-    /// A value held by reference until written.
-    Value(V),
+    /// A value held by reference until written, with its length (so progress and
+    /// truncation need not look into item memory again).
+    Value(V, usize),
 }
 
 /// Pending reply bytes for one connection (or one UDP request).
@@ -64,6 +65,11 @@ impl<V: AsRef<[u8]>> Output<V> {
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// Segments (text runs and values) not fully written: the iovecs a flush needs.
+    pub fn segments_pending(&self) -> usize {
+        self.segs.len() - self.head
     }
 
     /// True when nothing is waiting.
@@ -116,7 +122,19 @@ impl<V: AsRef<[u8]>> Output<V> {
         }
         self.pending += n;
         self.appended += n;
-        self.segs.push(Seg::Value(v));
+        self.segs.push(Seg::Value(v, n));
+    }
+
+    /// Appends a value by reference whose length the caller already knows
+    /// (`len == v.as_ref().len()`), saving a look into the value.
+    pub fn push_value_sized(&mut self, v: V, len: usize) {
+        debug_assert_eq!(len, v.as_ref().len());
+        if len == 0 {
+            return;
+        }
+        self.pending += len;
+        self.appended += len;
+        self.segs.push(Seg::Value(v, len));
     }
 
     /// Marks the end of one response object (a `VALUE` block, an `END`, a status line).
@@ -164,8 +182,8 @@ impl<V: AsRef<[u8]>> Output<V> {
                         self.segs.pop();
                     }
                 }
-                Seg::Value(v) => {
-                    let len = v.as_ref().len();
+                Seg::Value(_, len) => {
+                    let len = *len;
                     if len > excess {
                         break; // partly written already: it has to go out whole
                     }
@@ -188,7 +206,7 @@ impl<V: AsRef<[u8]>> Output<V> {
     fn seg_bytes<'a>(&'a self, seg: &'a Seg<V>) -> &'a [u8] {
         match seg {
             Seg::Text { start, end } => &self.text[*start..*end],
-            Seg::Value(v) => v.as_ref(),
+            Seg::Value(v, _) => v.as_ref(),
         }
     }
 
@@ -226,13 +244,21 @@ impl<V: AsRef<[u8]>> Output<V> {
     /// Records that `n` pending bytes were written; releases what is done.
     pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.pending);
+        if n == self.pending {
+            // Everything went out (the usual case): no walk over the segments.
+            self.reset();
+            return;
+        }
         self.pending -= n;
         while n > 0 {
-            let len = self.seg_bytes(&self.segs[self.head]).len() - self.head_off;
+            let len = match &self.segs[self.head] {
+                Seg::Text { start, end } => end - start,
+                Seg::Value(_, len) => *len,
+            } - self.head_off;
             if n >= len {
                 n -= len;
                 // Release the item reference as soon as its bytes are out.
-                if let Seg::Value(_) = self.segs[self.head] {
+                if let Seg::Value(..) = self.segs[self.head] {
                     self.segs[self.head] = Seg::Text { start: 0, end: 0 };
                 }
                 self.head += 1;

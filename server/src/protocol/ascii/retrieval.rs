@@ -51,9 +51,13 @@ pub(super) fn get(
             let start = buf.len();
             buf.extend_from_slice(b"VALUE ");
             buf.extend_from_slice(key);
-            buf.push(b' ');
-            push_u64(buf, u64::from(item.flags));
-            buf.push(b' ');
+            if item.flags == 0 {
+                buf.extend_from_slice(b" 0 "); // the common case, without formatting
+            } else {
+                buf.push(b' ');
+                push_u64(buf, u64::from(item.flags));
+                buf.push(b' ');
+            }
             push_u64(buf, item.value_len as u64);
             if with_cas {
                 buf.push(b' ');
