@@ -21,7 +21,9 @@ pub fn cargo() -> Command {
 /// Runs `cmd`, echoing it first, and fails with its description unless it exits 0.
 pub fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     eprintln!("==> {what}: {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
