@@ -979,13 +979,21 @@ impl Engine {
         } else {
             now
         };
-        let ol = at.saturating_sub(1).max(1);
-        inner.oldest_live.store(ol, Relaxed);
-        if inner.cfg.cas_enabled && at <= now {
-            inner
-                .oldest_cas
-                .store(inner.cas_next.load(Relaxed), Relaxed);
+        if inner.cfg.cas_enabled {
+            // The second before the flush point, plus every CAS id issued so far: items
+            // stored later in the flush's own second survive.
+            let ol = at.saturating_sub(1).max(1);
+            inner.oldest_live.store(ol, Relaxed);
+            let cas_now = if ol <= now {
+                inner.cas_next.load(Relaxed)
+            } else {
+                0
+            };
+            inner.oldest_cas.store(cas_now, Relaxed);
         } else {
+            // Without CAS ids memcached cannot tell apart items of the flush's second, so
+            // everything stored up to and including that second counts as flushed.
+            inner.oldest_live.store(at.max(1), Relaxed);
             inner.oldest_cas.store(0, Relaxed);
         }
     }

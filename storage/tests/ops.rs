@@ -168,6 +168,39 @@ fn flush_all_now_and_delayed() {
 }
 
 #[test]
+fn flush_all_without_cas_takes_the_whole_second() {
+    // memcached -C: the flush point is the current second itself (no CAS ids to tell
+    // apart what was stored before or after the flush within it).
+    let e = Engine::new(EngineConfig {
+        background_threads: false,
+        cas_enabled: false,
+        ..EngineConfig::default()
+    });
+    e.advance_clock(3);
+    e.store(StoreMode::Set, b"a", 0, 0, b"1").unwrap();
+    e.flush_all(0);
+    assert!(e.get(b"a").is_none());
+    e.store(StoreMode::Set, b"b", 0, 0, b"2").unwrap();
+    assert!(e.get(b"b").is_none(), "stored in the flush's second");
+    e.advance_clock(1);
+    e.store(StoreMode::Set, b"c", 0, 0, b"3").unwrap();
+    assert!(e.get(b"c").is_some(), "stored a second later");
+    // A delayed flush covers its whole target second too.
+    e.flush_all(5);
+    e.advance_clock(4);
+    assert!(e.get(b"c").is_some());
+    e.store(StoreMode::Set, b"d", 0, 0, b"4").unwrap();
+    e.advance_clock(1);
+    assert!(e.get(b"c").is_none());
+    assert!(
+        e.get(b"d").is_none(),
+        "stored a second before the flush point"
+    );
+    e.store(StoreMode::Set, b"e", 0, 0, b"5").unwrap();
+    assert!(e.get(b"e").is_none(), "stored in the flush point's second");
+}
+
+#[test]
 fn incr_decr_rules() {
     let e = engine();
     e.store(StoreMode::Set, b"n", 3, 0, b"10").unwrap();
