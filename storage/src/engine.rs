@@ -1171,7 +1171,8 @@ impl Engine {
 
     /// `stats cachedump <class> <limit>`: (key, value bytes, exptime as Unix time or 0) for
     /// up to `limit` items (0 = no limit) from the COLD LRU of `class`, head first, as
-    /// memcached walks it. None for a class id out of range.
+    /// memcached walks it. Items with a binary (meta base64) key are skipped and not
+    /// counted, as in memcached. None for a class id out of range.
     pub fn cachedump(&self, class: u8, limit: usize) -> Option<Vec<(Vec<u8>, usize, i64)>> {
         let inner = &self.inner;
         if class == 0 || class as usize > inner.slabs.class_count() {
@@ -1184,9 +1185,11 @@ impl Engine {
         let started = inner.clock.process_started();
         while h != NIL && (limit == 0 || out.len() < limit) {
             let ch = inner.slabs.chunk(h);
-            let e = ch.exptime();
-            let abs = if e == 0 { 0 } else { started + i64::from(e) };
-            out.push((inner.key(ch).to_vec(), inner.value_len(ch), abs));
+            if ch.state().load(Relaxed) & KEY_BINARY == 0 {
+                let e = ch.exptime();
+                let abs = if e == 0 { 0 } else { started + i64::from(e) };
+                out.push((inner.key(ch).to_vec(), inner.value_len(ch), abs));
+            }
             h = ch.next();
         }
         Some(out)

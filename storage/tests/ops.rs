@@ -500,6 +500,35 @@ fn background_threads_stop_on_shutdown() {
 }
 
 #[test]
+fn cachedump_skips_binary_keys_without_counting_them() {
+    let e = Engine::new(EngineConfig {
+        lru_segmented: false,
+        background_threads: false,
+        ..EngineConfig::default()
+    });
+    e.store(StoreMode::Set, b"plain1", 0, 0, b"1").unwrap();
+    e.store(StoreMode::Set, b"bin", 0, 0, b"2").unwrap();
+    e.store(StoreMode::Set, b"plain2", 0, 0, b"3").unwrap();
+    let cas = e.get(b"bin").unwrap().cas();
+    assert!(e.meta_mark_key_binary(b"bin", cas));
+    let class = e.get(b"bin").unwrap().slab_class();
+    let keys = |limit| -> Vec<Vec<u8>> {
+        e.cachedump(class, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _, _)| k)
+            .collect()
+    };
+    assert_eq!(keys(0), vec![b"plain2".to_vec(), b"plain1".to_vec()]);
+    assert_eq!(
+        keys(2),
+        keys(0),
+        "the skipped key does not use up the limit"
+    );
+    assert_eq!(keys(1), vec![b"plain2".to_vec()]);
+}
+
+#[test]
 fn dumps_and_stale_marking() {
     let e = Engine::new(EngineConfig {
         lru_segmented: false,
