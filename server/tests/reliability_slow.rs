@@ -282,6 +282,7 @@ fn pipelining_client_that_does_not_read_gets_every_reply_in_order() {
             }
             last = now;
         }
+        let last = written.load(Ordering::Relaxed);
         let stalled_rss = rss_kib(pid);
         let mut r = s;
         r.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

@@ -153,6 +153,12 @@ impl Proc {
             Kind::Memcached => support::memcached_bin().expect("memcached installed"),
         };
         let scratch = Scratch::new("rel");
+        // A server that drops privileges (`-u`) before writing its port file must be able
+        // to write there.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o777));
+        }
         let ports = scratch.path().join("ports");
         let err = scratch.path().join("stderr");
         let mut cmd = Command::new(&program);
