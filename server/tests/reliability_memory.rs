@@ -76,7 +76,7 @@ fn rss_stays_bounded_by_the_memory_limit_under_churn() {
         let mut after = Vec::new();
         let mut refused_total = 0;
         for round in 0..rounds {
-            refused_total += churn(server.port, round, 3 * LIMIT_MB << 20, &mut seed);
+            refused_total += churn(server.port, round, (3 * LIMIT_MB) << 20, &mut seed);
             after.push(rss_kib(pid));
         }
         let mut c = server.connect();

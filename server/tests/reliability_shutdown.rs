@@ -41,7 +41,8 @@ fn stop_during_response(kind: &Kind, stop: impl FnOnce(&Proc)) -> (bool, Option<
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // 8 MiB: more than the socket buffers hold, so most of it is still in the server.
-    s.write_all(format!("get{}\r\n", " big".repeat(16)).as_bytes()).unwrap();
+    s.write_all(format!("get{}\r\n", " big".repeat(16)).as_bytes())
+        .unwrap();
     let mut first = [0u8; 1024];
     let n = s.read(&mut first).expect("first bytes");
     let expected = 16 * (format!("VALUE big 0 {VALUE}\r\n").len() + VALUE + 2) + 5;
