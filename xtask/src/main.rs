@@ -6,6 +6,7 @@ mod cluster;
 mod compare;
 mod cross_check;
 mod fuzz;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ commands:
   compare       [--quick] evcached vs memcached side by side (table, JSON, SVG chart)
   cross-check   [TARGET...] check + clippy the workspace for macOS, FreeBSD, NetBSD, illumos
   fuzz          [SECONDS] [--dev] [TARGET...] every fuzz target for SECONDS each (default 60)
+  soak          [--dev] [--fuzz SECONDS] long reliability runs, evcached vs memcached, summary table
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         "compare" => compare::run(rest),
         "cross-check" => cross_check::run(rest),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
