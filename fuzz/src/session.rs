@@ -311,12 +311,22 @@ fn normalized(t: &Transcript) -> Transcript {
 /// * reference closed early (over-long line, HTTP request, `shutdown`): a delivery in
 ///   bigger chunks may have handled more before closing, or lost the replies queued in
 ///   the same read (memcached does both), so the two must only agree on their common
-///   part (not checked when replies were dropped as above).
+///   part (not checked when replies were dropped as above);
+/// * `lru_crawler metadump` with commands pipelined behind it: only the replies before it.
 pub fn check_against(reference: &Transcript, other: &Transcript, what: &str) {
     let r = normalized(reference);
     let a = &r.out;
     let b = normalize(&other.out);
     let dropping = r.steps.iter().any(|s| s.drops_unsent);
+    // `lru_crawler metadump` refuses to run with more commands pipelined behind it in
+    // the same read (memcached 1.6.18 does the same), so from there on the replies depend
+    // on the chunking: only the part before it must agree.
+    const METADUMP: &[u8] = b"ERROR cannot pipeline other commands before metadump\r\n";
+    if let Some(at) = find(&b, METADUMP).filter(|_| find(a, METADUMP).is_none()) {
+        if a.len() >= at && a[..at] == b[..at] {
+            return;
+        }
+    }
     let ok = match reference.end {
         End::Open | End::Quit => {
             (reference.end == End::Open) == (other.end == End::Open)
@@ -402,4 +412,9 @@ pub fn matches_with_drops(reference: &Transcript, other: &[u8], prefix_only: boo
         return true;
     }
     go(reference, 0, 0, other, prefix_only)
+}
+
+/// Position of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
