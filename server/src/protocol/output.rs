@@ -324,6 +324,23 @@ mod tests {
     }
 
     #[test]
+    fn sized_values_count_segments_and_survive_partial_writes() {
+        let mut o: Output<Vec<u8>> = Output::new();
+        o.push(b"VALUE k 0 4\r\n");
+        o.push_value_sized(b"abcd".to_vec(), 4);
+        o.push(b"\r\nEND\r\n");
+        assert_eq!(o.segments_pending(), 3);
+        assert_eq!(o.pending(), 13 + 4 + 7);
+        o.advance(15); // into the value
+        assert_eq!(o.segments_pending(), 2);
+        assert_eq!(flat(&o), b"cd\r\nEND\r\n");
+        o.advance(o.pending()); // the rest at once
+        assert!(o.is_empty());
+        assert_eq!(o.segments_pending(), 0);
+        assert_eq!(o.appended(), 0);
+    }
+
+    #[test]
     fn truncate_drops_queued_values() {
         let mut o: Output<Vec<u8>> = Output::new();
         o.push(b"OK\r\n");
