@@ -31,6 +31,12 @@
 //!    `chunk_size`, `chunks_per_page`, `total_chunks`, `free_chunks`, `free_chunks_end`.
 //!    Item counts, page counts, limits and every other counter are still compared.
 //!
+//! 7. **Key dumps**: in `lru_crawler metadump` lines (`key=... exp=... la=... cas=...
+//!    fetch=... cls=... size=...`) the absolute times `exp` (unless `-1`) and `la` become
+//!    `*`, `cas` is numbered like rule 1 (`#1`, `#2`, ...; `0` kept), and `size` (memory
+//!    layout, rule 6) becomes `*`; in `stats cachedump` lines (`ITEM <key> [<n> b; <t> s]`)
+//!    an absolute expiry time `t` (not `0`) becomes `*`.
+//!
 //! Everything else (reply order, every other stat name and value, error strings, data
 //! bytes) must be identical.
 
@@ -194,8 +200,36 @@ fn normalize_line(body: &[u8], cas: &mut CasMap) -> Option<Vec<u8>> {
             changed.then(|| out.join(&b' '))
         }
         [b"STAT", name, value] => normalize_stat(name, value),
+        [b"ITEM", key, bytes, b"b;", t, b"s]"] if *t != b"0" => {
+            Some([b"ITEM".as_slice(), key, bytes, b"b;", b"*", b"s]"].join(&b' '))
+        }
+        [first, ..] if first.starts_with(b"key=") => Some(normalize_metadump(&words, cas)),
         _ => None,
     }
+}
+
+/// Rule 7 for one `lru_crawler metadump` line.
+fn normalize_metadump(words: &[&[u8]], cas: &mut CasMap) -> Vec<u8> {
+    let out: Vec<Vec<u8>> = words
+        .iter()
+        .map(|w| match w.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                let (name, value) = (&w[..eq], &w[eq + 1..]);
+                let masked = match name {
+                    b"exp" if value != b"-1" => Some("*".to_string()),
+                    b"la" | b"size" => Some("*".to_string()),
+                    b"cas" if value != b"0" => Some(format!("#{}", cas.ordinal(value))),
+                    _ => None,
+                };
+                match masked {
+                    Some(m) => [name, b"=", m.as_bytes()].concat(),
+                    None => w.to_vec(),
+                }
+            }
+            None => w.to_vec(),
+        })
+        .collect();
+    out.join(&b' ')
 }
 
 fn normalize_stat(name: &[u8], value: &[u8]) -> Option<Vec<u8>> {
@@ -277,5 +311,25 @@ mod tests {
         assert_eq!(norm("STAT 1:chunk_size 96\r\n"), "STAT 1:chunk_size *\r\n");
         assert_eq!(norm("STAT 1:total_pages 1\r\n"), "STAT 1:total_pages 1\r\n");
         assert_eq!(norm("partial"), "partial");
+    }
+
+    #[test]
+    fn dump_rules() {
+        assert_eq!(
+            norm("ITEM a [1 b; 0 s]\r\nITEM b [2 b; 1796024955 s]\r\nEND\r\n"),
+            "ITEM a [1 b; 0 s]\r\nITEM b [2 b; * s]\r\nEND\r\n"
+        );
+        assert_eq!(
+            norm(concat!(
+                "key=a%21 exp=-1 la=1796024855 cas=7 fetch=no cls=1 size=88\n",
+                "key=b exp=1796024955 la=1796024855 cas=9 fetch=yes cls=1 size=66\n",
+                "key=c exp=-1 la=1796024855 cas=0 fetch=no cls=1 size=60\nEND\r\n"
+            )),
+            concat!(
+                "key=a%21 exp=-1 la=* cas=#1 fetch=no cls=1 size=*\n",
+                "key=b exp=* la=* cas=#2 fetch=yes cls=1 size=*\n",
+                "key=c exp=-1 la=* cas=0 fetch=no cls=1 size=*\nEND\r\n"
+            )
+        );
     }
 }

@@ -192,7 +192,7 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
 }
 
 /// memcached's class list for `lru_crawler crawl`: `all` or comma-separated ids.
-fn crawl_classes(arg: &[u8]) -> Result<Option<Vec<u8>>, CrawlError> {
+pub(super) fn crawl_classes(arg: &[u8]) -> Result<Option<Vec<u8>>, CrawlError> {
     if arg == b"all" {
         return Ok(None);
     }
@@ -228,9 +228,7 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
                 Err(e) => push_line(out, &e.to_string()),
             }
         }
-        // Dumping item metadata needs an engine walk that evcached does not offer; it
-        // answers as memcached does with dumping disabled (-X).
-        (4, b"metadump") => reply(out, false, b"ERROR metadump not allowed\r\n"),
+        (4, b"metadump") => super::dump::metadump(w, out, ctx),
         (4, b"tocrawl") => match parse_u32_trunc(w.get(2)) {
             Some(n) => {
                 shared.runtime().lru_crawler_tocrawl = n;

@@ -2,6 +2,7 @@
 //! memcached 1.6.18's exact replies for good and bad input.
 
 mod admin;
+mod dump;
 mod retrieval;
 mod stats;
 mod storage;

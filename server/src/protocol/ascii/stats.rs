@@ -4,7 +4,6 @@ use std::fmt::Display;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::{reply, Words, ERROR};
-use crate::protocol::number::parse_u32_trunc;
 use crate::protocol::{Ctx, Output, ValueRef};
 use crate::settings::PortSetting;
 
@@ -70,29 +69,7 @@ pub(super) fn stats(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
             settings(out, ctx);
             end(out);
         }
-        b"cachedump" => {
-            if !ctx.shared.settings.dump_enabled {
-                return reply(out, false, b"CLIENT_ERROR stats cachedump not allowed\r\n");
-            }
-            if nt < 5 {
-                return reply(out, false, b"CLIENT_ERROR bad command line\r\n");
-            }
-            let (Some(id), Some(_limit)) = (parse_u32_trunc(w.get(2)), parse_u32_trunc(w.get(3)))
-            else {
-                return reply(out, false, b"CLIENT_ERROR bad command line format\r\n");
-            };
-            if id >= 64 {
-                return reply(out, false, b"CLIENT_ERROR Illegal slab id\r\n");
-            }
-            // memcached lists only the COLD LRU of the class. When that holds nothing the
-            // answer is an empty list; listing keys needs an engine walk evcached does not
-            // offer, so otherwise it answers as memcached does with dumping disabled.
-            if cold_items(&engine.stats_items(), id) == 0 {
-                end(out);
-            } else {
-                reply(out, false, b"CLIENT_ERROR stats cachedump not allowed\r\n");
-            }
-        }
+        b"cachedump" => super::dump::cachedump(w, out, ctx),
         b"conns" => {
             let text = ctx.shared.conns.report(ctx.conn_fd, ctx.now);
             out.push(&text);
@@ -116,18 +93,6 @@ pub(super) fn stats(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
         }
         _ => reply(out, false, ERROR),
     }
-}
-
-/// Items in class `id`'s COLD LRU (all its items when the LRU is flat).
-fn cold_items(items: &evcached_storage::StatLines, id: u32) -> u64 {
-    let get = |f: &str| {
-        let name = format!("items:{id}:{f}");
-        items
-            .iter()
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| v.parse::<u64>().ok())
-    };
-    get("number_cold").or_else(|| get("number")).unwrap_or(0)
 }
 
 fn lines(out: &mut Output<ValueRef>, l: evcached_storage::StatLines) {
