@@ -104,7 +104,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     for l in lines {
         let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() > 3 && w[0] == "fuzz" && w[3] == "execs" {
+        if w.len() > 3 && w[0] == "fuzz" && w[1] != "total:" && w[3] == "execs" {
             table
                 .entry(format!("fuzz executions: {}", w[1]))
                 .or_default()
