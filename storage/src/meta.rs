@@ -29,6 +29,9 @@ pub struct MetaFetch {
     pub bump: bool,
     /// Count the fetch as a touch (meta `T`) rather than a get.
     pub as_touch: bool,
+    /// Meta `N` (vivify on miss): a miss is not counted here; the caller creates the item
+    /// and counts it with [`Engine::meta_count_vivified`] (memcached counts a hit).
+    pub vivify: bool,
 }
 
 fn find_live(inner: &Inner, s: &Stripe<'_>, hv: u32, key: &[u8]) -> u32 {
@@ -52,8 +55,10 @@ impl Engine {
         let inner = &self.inner;
         // memcached counts a miss as a get even with `T`; only a hit with `T` is a touch.
         if key.is_empty() || key.len() > crate::engine::KEY_MAX {
-            bump!(inner.g, cmd_get);
-            bump!(inner.g, get_misses);
+            if !f.vivify {
+                bump!(inner.g, cmd_get);
+                bump!(inner.g, get_misses);
+            }
             return None;
         }
         let hv = murmur3_32(key, 0);
@@ -68,11 +73,13 @@ impl Engine {
         let fetch = Fetch {
             bump: f.bump,
             touch: None,
-            count_get: true,
+            count_get: !f.vivify,
         };
         let Some(h) = inner.get_locked(&s, hv, key, fetch) else {
             drop(s);
-            bump!(inner.g, cmd_get);
+            if !f.vivify {
+                bump!(inner.g, cmd_get);
+            }
             return None;
         };
         drop(s);
@@ -89,6 +96,43 @@ impl Engine {
             fetched_before,
             last_access,
         })
+    }
+
+    /// Meta `N` on a miss: adds an empty item for `key` (`exptime` as the client sent it)
+    /// without counting a set, as memcached's autovivify. True if this call created it
+    /// (false: another client added it first, or no memory).
+    pub fn meta_vivify(&self, key: &[u8], exptime: i64) -> bool {
+        let inner = &self.inner;
+        if key.is_empty() || key.len() > crate::engine::KEY_MAX {
+            return false;
+        }
+        let e = inner.clock.realtime(exptime);
+        let Some((head, data)) = inner.alloc_item(key, 0, e, 0) else {
+            return false;
+        };
+        let w = crate::item::ItemWriter::new(self.inner.pin(), StoreMode::Add, head, data, 0);
+        matches!(crate::store::commit(inner, w), StoreResult::Stored(_))
+    }
+
+    /// Counts a meta `N` fetch whose lookup missed ([`MetaFetch::vivify`]): as memcached,
+    /// a hit (or a touch hit with `T`) on the class of the item the caller then created or
+    /// found, and a miss when there is none (the item could not be stored).
+    pub fn meta_count_vivified(&self, item: Option<&ItemRef>, as_touch: bool) {
+        let inner = &self.inner;
+        match item {
+            Some(it) if as_touch => {
+                bump!(inner.g, cmd_touch);
+                bump!(inner.ccount(it.slab_class()), touch_hits);
+            }
+            Some(it) => {
+                bump!(inner.g, cmd_get);
+                bump!(inner.ccount(it.slab_class()), get_hits);
+            }
+            None => {
+                bump!(inner.g, cmd_get);
+                bump!(inner.g, get_misses);
+            }
+        }
     }
 
     /// Sets the exptime (relative server time, as [`Engine::realtime`] returns) of the
@@ -215,6 +259,7 @@ mod tests {
         let f = MetaFetch {
             bump: true,
             as_touch: false,
+            vivify: false,
         };
         let first = e.meta_get(b"k", f).unwrap();
         assert!(!first.fetched_before);
@@ -224,6 +269,7 @@ mod tests {
         let quiet = MetaFetch {
             bump: false,
             as_touch: false,
+            vivify: false,
         };
         e.store(StoreMode::Set, b"u", 0, 0, b"v").unwrap();
         e.meta_get(b"u", quiet).unwrap();

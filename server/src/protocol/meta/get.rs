@@ -7,7 +7,7 @@ use super::{
 use crate::protocol::ascii::{Words, BAD_FORMAT, KEY_MAX_LENGTH};
 use crate::protocol::number::{push_i64, push_u64};
 use crate::protocol::{Ctx, Output, ValueRef};
-use evcached_storage::{MetaFetch, MetaHit, StoreMode, StoreResult};
+use evcached_storage::{MetaFetch, MetaHit};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Appends a TTL as meta prints it: `-1` for none, else seconds left (32-bit wrap).
@@ -38,18 +38,14 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let fetch = MetaFetch {
         bump: !of.no_update,
         as_touch: of.ttl.is_some(),
+        vivify: of.vivify.is_some(),
     };
     let mut hit = engine.meta_get(&of.key, fetch);
     let mut created = false;
     if hit.is_none() {
         if let Some(n) = of.vivify {
             // Autovivify: an empty item; this client wins the right to fill it.
-            if let Ok(StoreResult::Stored(_)) =
-                engine.store(StoreMode::Add, &of.key, 0, i64::from(n), b"")
-            {
-                created = true;
-            }
-            // Counted once, as the miss above (memcached counts a hit; stats only).
+            created = engine.meta_vivify(&of.key, i64::from(n));
             hit = engine.peek(&of.key).map(|item| MetaHit {
                 fetched_before: !created && item.fetched_before(),
                 last_access: if created {
@@ -59,6 +55,8 @@ pub(super) fn mg(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
                 },
                 item,
             });
+            // memcached counts the vivified item as a hit, not the miss.
+            engine.meta_count_vivified(hit.as_ref().map(|h| &h.item), of.ttl.is_some());
         }
     }
     let mut buf = Vec::with_capacity(64);
