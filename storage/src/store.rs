@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::engine::Inner;
 use crate::hash::murmur3_32;
 use crate::item::ItemWriter;
-use crate::memory::{Chunk, OwnedChunk, Stripe, CHUNKED, DATA_HDR, NIL, STALE};
+use crate::memory::{Chunk, OwnedChunk, Stripe, CHUNKED, DATA_HDR, KEY_BINARY, NIL, STALE};
 use crate::stats::bump;
 use crate::types::*;
 
@@ -329,7 +329,9 @@ pub(crate) fn mark_stale(
         inner.unlink(&s, hv, h);
         return DeleteResult::Deleted;
     };
-    head.view().state().fetch_or(STALE, Relaxed);
+    // The copy keeps the key's base64 mark (meta `b`): memcached marks the item in place.
+    let binary_key = ch.state().load(Relaxed) & KEY_BINARY;
+    head.view().state().fetch_or(STALE | binary_key, Relaxed);
     bump!(inner.ccount(inner.slabs.class_of(h)), delete_hits);
     publish(inner, &s, hv, head, data, h);
     DeleteResult::Deleted
