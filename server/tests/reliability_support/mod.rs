@@ -43,9 +43,13 @@ pub fn raise_own_nofile() -> u64 {
     if soft < hard {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
-    getrlimit(Resource::RLIMIT_NOFILE)
-        .map(|l| l.0)
-        .unwrap_or(soft)
+    let now = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |l| l.0);
+    limit_to_u64(now)
+}
+
+/// `rlim_t` is `u64` on Linux but `i64` on FreeBSD; a negative value means unlimited.
+fn limit_to_u64<T: TryInto<u64>>(limit: T) -> u64 {
+    limit.try_into().unwrap_or(u64::MAX)
 }
 
 /// Resident set size of `pid` in KiB.
