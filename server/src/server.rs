@@ -112,6 +112,15 @@ pub struct ConnTable {
     rows: Mutex<BTreeMap<i32, ConnRow>>,
 }
 
+/// `unix:<path>` as `stats conns` shows a unix-socket listener or client.
+fn unix_name(addr: std::io::Result<std::os::unix::net::SocketAddr>) -> String {
+    let path = addr
+        .ok()
+        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+        .unwrap_or_default();
+    format!("unix:{path}")
+}
+
 fn sock_name(prefix: &str, a: &SocketAddr) -> String {
     match a {
         SocketAddr::V4(v) => format!("{prefix}:{v}"),
@@ -132,16 +141,7 @@ impl ConnTable {
                     .map(|a| sock_name("tcp", &a))
                     .unwrap_or_default(),
             ),
-            Listener::Unix(u) => (
-                u.as_raw_fd(),
-                format!(
-                    "unix:{}",
-                    u.local_addr()
-                        .ok()
-                        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-                        .unwrap_or_default()
-                ),
-            ),
+            Listener::Unix(u) => (u.as_raw_fd(), unix_name(u.local_addr())),
         };
         self.rows().insert(
             fd,
@@ -169,13 +169,7 @@ impl ConnTable {
             Stream::Unix(u) => (
                 u.as_raw_fd(),
                 "?:<AF 0>".to_string(),
-                format!(
-                    "unix:{}",
-                    u.local_addr()
-                        .ok()
-                        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-                        .unwrap_or_default()
-                ),
+                unix_name(u.local_addr()),
             ),
         };
         self.rows().insert(
