@@ -416,6 +416,21 @@ impl Inner {
         Some((h, ch, class))
     }
 
+    /// memcached's `do_item_update` for a refused `add`, which promotes the existing item:
+    /// at most once per [`UPDATE_INTERVAL`] its access time moves to `now` and, with a flat
+    /// LRU, it goes back to the head of its list (the same rule as a flat-LRU hit).
+    pub(crate) fn update(&self, h: u32, now: u32) {
+        let ch = self.slabs.chunk(h);
+        if ch.time().saturating_add(UPDATE_INTERVAL) > now {
+            return;
+        }
+        ch.set_time(now);
+        if !self.segmented.load(Relaxed) {
+            let id = ((ch.state().load(Relaxed) & LRU_MASK) >> LRU_SHIFT) as usize;
+            self.relink(h, id);
+        }
+    }
+
     /// memcached's `do_item_bump` (segmented) or `do_item_update` (flat) of item `h`
     /// (view `ch`, slab class `class`).
     fn bump(&self, h: u32, ch: Chunk<'_>, class: u8, now: u32) {

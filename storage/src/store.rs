@@ -141,7 +141,7 @@ pub(crate) fn commit(inner: &Inner, mut w: ItemWriter) -> StoreResult {
         }
         StoreMode::Add => {
             if old != NIL {
-                inner.slabs.chunk(old).set_time(inner.now());
+                inner.update(old, inner.now());
                 return StoreResult::NotStored;
             }
             let (h, d) = take(&mut w);

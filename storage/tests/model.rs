@@ -199,7 +199,12 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     StoreMode::Replace
                 };
                 let r = e.store(mode, &key(k), 0, 0, &value(v)).unwrap();
-                let want = if m.live(k) == add {
+                let live = m.live(k);
+                if live && add {
+                    // A refused add promotes the existing item (memcached's do_item_update).
+                    m.bump(k);
+                }
+                let want = if live == add {
                     StoreResult::NotStored
                 } else {
                     StoreResult::Stored(m.link(k, value(v), 0))
