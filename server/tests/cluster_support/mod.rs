@@ -11,6 +11,8 @@
 pub mod client;
 pub mod ketama;
 pub mod procs;
+#[path = "../support/scratch.rs"]
+pub mod scratch;
 
 pub use client::{Conn, Item};
 pub use ketama::Ring;

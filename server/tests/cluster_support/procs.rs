@@ -13,6 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::ketama::Ring;
+use super::scratch::running_as_root;
+pub use super::scratch::Scratch;
 
 /// How long a process may take to start listening before the test gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -24,46 +26,6 @@ pub fn backend_bin() -> PathBuf {
         return PathBuf::from(bin);
     }
     PathBuf::from(env!("CARGO_BIN_EXE_evcached"))
-}
-
-/// True when the tests run as root: memcached then insists on `-u`, so backends get `-u root`.
-fn running_as_root() -> bool {
-    static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|out| out.stdout.trim_ascii() == b"0")
-            .unwrap_or(false)
-    })
-}
-
-/// A private temporary directory, removed on drop.
-pub struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    /// Creates a fresh directory under the system temp dir.
-    pub fn new(tag: &str) -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("evcached-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create scratch dir");
-        Scratch { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
 }
 
 /// Kills `child` by PID and reaps it.

@@ -17,6 +17,10 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// The event backends this host offers to the binary (`-o ev_backend=`).
 pub const BACKENDS: &[&str] = &["native", "portable"];
 
+#[path = "../support/scratch.rs"]
+mod scratch;
+use scratch::running_as_root;
+
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A running server, killed on drop.
@@ -36,15 +40,6 @@ pub fn scratch_dir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
-}
-
-fn running_as_root() -> bool {
-    // `id -u` avoids unsafe code for geteuid in the test crate.
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 impl Server {

@@ -16,13 +16,15 @@
 
 pub mod corpus;
 pub mod normalize;
+pub mod scratch;
+
+pub use scratch::{running_as_root, Scratch};
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -94,46 +96,6 @@ pub fn memcached_or_skip(test: &str) -> Option<PathBuf> {
         );
     }
     bin
-}
-
-/// True when the tests run as root: memcached then requires `-u`.
-pub fn running_as_root() -> bool {
-    static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout.trim_ascii() == b"0")
-            .unwrap_or(false)
-    })
-}
-
-/// A private temporary directory, removed on drop.
-pub struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    /// Creates an empty directory under the system temp dir.
-    pub fn new(tag: &str) -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("evcached-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create scratch dir");
-        Scratch { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
 }
 
 /// A running server process; killed by PID and reaped on drop.
