@@ -14,15 +14,22 @@ mod workloads;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use evcached_loadgen::server::ServerProcess;
 use serde_json::Value;
 
 use crate::util::{cargo, root, run as step};
-use summary::{MemoryResult, Results, Sample, WorkloadResult};
+use summary::{spread, MemoryResult, PerRequest, Results, Sample, WorkloadResult};
 use workloads::Workload;
+
+/// Seconds a counted run (syscalls, context switches) should take at the slower
+/// server's median throughput.
+const COUNTED_SECS: f64 = 2.0;
+/// Fewest requests of a counted run: 1000 for each of the 50 connections, so the few
+/// system calls of connection set-up and tear-down stay far below 1% of the count.
+const MIN_COUNTED_REQUESTS: u64 = 50_000;
 
 const USAGE: &str = "\
 usage: cargo xtask compare [options]
@@ -40,7 +47,7 @@ usage: cargo xtask compare [options]
   --name NAME        the candidate's name in the table (default evcached)
   --memcached PATH   memcached binary (default: memcached on PATH, installed if missing)
   --no-memory        skip the memory test
-  --no-syscalls      skip counting syscalls with perf
+  --no-syscalls      skip counting syscalls and context switches with perf
   --out DIR          where results go (default <target dir>/compare)";
 
 /// Settings of a comparison.
@@ -191,8 +198,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ),
         format!("machine: {}", machine()),
         match &perf {
-            Ok(_) => "syscalls: perf stat -e raw_syscalls:sys_enter -p PID, one extra run per server".into(),
-            Err(why) => format!("syscalls: not counted ({why})"),
+            Ok(_) => format!(
+                "syscalls and context switches per request: perf stat -e raw_syscalls:sys_enter,context-switches \
+                 -p PID around one more run per server of exactly N requests \
+                 (N = {COUNTED_SECS} s at the slower server's median ops/s, at least {MIN_COUNTED_REQUESTS})"
+            ),
+            Err(why) => format!("syscalls and context switches: not counted ({why})"),
         },
     ];
     for line in &setup {
@@ -317,33 +328,26 @@ impl Context {
         ServerProcess::start(&command, &flags).map_err(|e| format!("{}: {e}", self.names[i]))
     }
 
-    /// The load generator, pinned, with `args` plus `--server addr --json -`.
-    fn loadgen(&self, addr: &str, args: &[String]) -> Command {
-        let mut cmd = match self.pin.client.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(&self.loadgen);
-                c
-            }
-            None => Command::new(&self.loadgen),
-        };
-        cmd.args(args)
-            .args(["--server", addr, "--json", "-"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
+    /// The load generator's command line, pinned, with `args` plus `--server addr --json -`.
+    fn loadgen(&self, addr: &str, args: &[String]) -> Vec<OsString> {
+        let mut argv = self.pin.client.clone();
+        argv.push(self.loadgen.clone().into());
+        argv.extend(args.iter().map(OsString::from));
+        argv.extend(["--server", addr, "--json", "-"].map(OsString::from));
+        argv
     }
 
     /// Runs the load generator to completion and returns its JSON summary.
     fn load(&self, server: &str, addr: &str, args: &[String]) -> Result<Value, String> {
-        let out = self
-            .loadgen(addr, args)
+        let argv = self.loadgen(addr, args);
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
             .output()
             .map_err(|e| format!("cannot start the load generator: {e}"))?;
         finish_load(server, out)
     }
 
-    /// Every repetition of workload `w` on both servers, plus a syscall count.
+    /// Every repetition of workload `w` on both servers, plus the per-request counts.
     fn workload(
         &self,
         w: &Workload,
@@ -366,34 +370,47 @@ impl Context {
             for i in order {
                 let sample = self.sample(&mut servers[i], &self.names[i], &args)?;
                 progress.step(&format!(
-                    "{} rep {}/{reps} {:<10} {:>9.0} ops/s  p50 {:>7.1} us  p99 {:>8.1} us  server cpu {:.2} s  client cpu {:.0}%",
+                    "{} rep {}/{reps} {:<10} {:>9.0} ops/s  p50 {:>7.1} us  p99 {:>8.1} us  server cpu {:.2} s ({:.0}% sys)  client cpu {:.0}%",
                     w.id,
                     rep + 1,
                     self.names[i],
                     sample.ops_per_sec,
                     sample.p50,
                     sample.p99,
-                    sample.cpu_s,
+                    sample.cpu_s(),
+                    sample.sys_s / sample.cpu_s() * 100.0,
                     sample.client_cpu_pct
                 ));
                 samples[i].push(sample);
             }
         }
-        let mut syscalls_per_op = [None, None];
-        if let Some(perf) = perf {
-            for (i, s) in servers.iter().enumerate() {
-                let n = self.count_syscalls(perf, s, &self.names[i], &w.args)?;
+        let per_request = perf.map(|perf| {
+            let ops = samples
+                .each_ref()
+                .map(|s| spread(s.iter().map(|s| s.ops_per_sec)).median);
+            let requests = counted_requests(ops);
+            // The order the next repetition would have, so neither server always goes first.
+            let order = if reps % 2 == 0 { [0, 1] } else { [1, 0] };
+            let mut counted = [PerRequest::default(); 2];
+            for i in order {
+                counted[i] = self.count(perf, &servers[i], &self.names[i], &w.args, requests)?;
                 eprintln!(
-                    "  {} {}: {:.3} syscalls per request",
-                    w.id, self.names[i], n
+                    "  {} {}: {:.3} syscalls, {:.3} context switches per request ({requests} requests)",
+                    w.id,
+                    self.names[i],
+                    counted[i].syscalls_per_op(),
+                    counted[i].switches_per_op()
                 );
-                syscalls_per_op[i] = Some(n);
             }
+            Ok(counted)
+        });
+        if let Some(Err(why)) = &per_request {
+            eprintln!("  {}: not counted: {why}", w.id);
         }
         Ok(WorkloadResult {
             workload: w.clone(),
             samples,
-            syscalls_per_op,
+            per_request,
         })
     }
 
@@ -405,9 +422,9 @@ impl Context {
         args: &[String],
     ) -> Result<Sample, String> {
         let pid = server.pid();
-        let before = procfs::cpu_seconds(pid, self.ticks)?;
+        let before = procfs::cpu_times(pid, self.ticks)?;
         let json = self.load(name, &server.addr().to_string(), args)?;
-        let after = procfs::cpu_seconds(pid, self.ticks)?;
+        let cpu = procfs::cpu_times(pid, self.ticks)? - before;
         if !server.running() {
             return Err(format!("{name} exited during the run"));
         }
@@ -419,38 +436,48 @@ impl Context {
             p50: num(&run["latency_us"]["p50"]),
             p99: num(&run["latency_us"]["p99"]),
             p99_9: num(&run["latency_us"]["p99_9"]),
-            cpu_s: after - before,
+            user_s: cpu.user,
+            sys_s: cpu.sys,
             client_cpu_pct: num(&run["client_cpu_s"]) / num(&run["elapsed_s"]) * 100.0,
         })
     }
 
-    /// System calls per request: `perf stat` attached to the server for the middle of
-    /// an extra run (so connection set-up and tear-down stay outside the window).
-    fn count_syscalls(
+    /// System calls and context switches of `server` over a run of exactly `requests`
+    /// requests: `perf stat` attaches before the load generator starts and stops when
+    /// it exits, so both counts and the request count cover the same work.
+    fn count(
         &self,
         perf: &perf::Perf,
         server: &ServerProcess,
         name: &str,
         workload_args: &[String],
-    ) -> Result<f64, String> {
-        let run_secs = self.duration.max(2.0);
+        requests: u64,
+    ) -> Result<PerRequest, String> {
         let mut args = workload_args.to_vec();
-        args.extend(["--expect-hits".into(), "--duration".into()]);
-        args.push(run_secs.to_string());
-        let child = self
-            .loadgen(&server.addr().to_string(), &args)
-            .spawn()
-            .map_err(|e| format!("cannot start the load generator: {e}"))?;
-        std::thread::sleep(Duration::from_millis(500));
-        let window = Duration::from_secs_f64(run_secs - 1.0);
-        let counted = perf.count(server.pid(), window);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("load generator: {e}"))?;
-        let json = finish_load(name, out)?;
-        let (calls, secs) = counted?;
-        let rate = json["run"]["ops_per_sec"].as_f64().unwrap_or(f64::NAN);
-        Ok(calls as f64 / (rate * secs))
+        args.extend(["--expect-hits".into(), "--requests".into()]);
+        args.push(requests.to_string());
+        let argv = self.loadgen(&server.addr().to_string(), &args);
+        let file =
+            std::env::temp_dir().join(format!("evcached-compare-perf-{}.csv", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let out = perf
+            .around(server.pid(), &file, &argv)
+            .output()
+            .map_err(|e| format!("perf: {e}"));
+        let counts = perf::read_counts(&file);
+        let _ = std::fs::remove_file(&file);
+        // Without counts perf itself failed (and the load may never have run).
+        let counts = counts?;
+        let json = finish_load(name, out?)?;
+        let done = json["run"]["ops"].as_u64().unwrap_or(0);
+        if done != requests {
+            return Err(format!("{name} answered {done} of {requests} requests"));
+        }
+        Ok(PerRequest {
+            requests,
+            syscalls: counts.syscalls,
+            context_switches: counts.context_switches,
+        })
     }
 
     /// RSS growth per item after loading `items` items of 32 B key + 100 B value into a
@@ -484,6 +511,14 @@ impl Context {
         }
         Ok(result)
     }
+}
+
+/// Requests of a counted run, given both servers' median throughput in the timed runs:
+/// [`COUNTED_SECS`] at the slower one, and at least [`MIN_COUNTED_REQUESTS`].
+fn counted_requests(ops_per_sec: [f64; 2]) -> u64 {
+    let slower = ops_per_sec[0].min(ops_per_sec[1]);
+    // `as` saturates, and NaN (no samples) becomes 0.
+    ((slower * COUNTED_SECS) as u64).max(MIN_COUNTED_REQUESTS)
 }
 
 /// Checks a finished load-generator run and parses its JSON.
@@ -657,6 +692,13 @@ mod tests {
         assert!(parse(&args("--reps 0")).is_err());
         assert!(parse(&args("--duration")).is_err());
         assert!(parse(&args("--bogus")).is_err());
+    }
+
+    #[test]
+    fn counted_runs_last_two_seconds_of_the_slower_server() {
+        assert_eq!(counted_requests([90_000.0, 60_000.0]), 120_000);
+        assert_eq!(counted_requests([1_000.0, 60_000.0]), MIN_COUNTED_REQUESTS);
+        assert_eq!(counted_requests([f64::NAN, f64::NAN]), MIN_COUNTED_REQUESTS);
     }
 
     #[test]

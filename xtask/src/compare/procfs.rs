@@ -14,24 +14,47 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// User + system CPU seconds the process (all its threads) has used so far.
-pub fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
-    parse_cpu_ticks(&stat)
-        .map(|t| t as f64 / ticks)
-        .ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))
+/// CPU seconds a process (all its threads) has used so far, split by mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuTimes {
+    /// In user space (utime).
+    pub user: f64,
+    /// In the kernel on its behalf (stime): system calls, and here loopback TCP.
+    pub sys: f64,
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line. The command name in
+impl std::ops::Sub for CpuTimes {
+    type Output = CpuTimes;
+
+    fn sub(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user - earlier.user,
+            sys: self.sys - earlier.sys,
+        }
+    }
+}
+
+/// The CPU times of process `pid` so far.
+pub fn cpu_times(pid: u32, ticks: f64) -> Result<CpuTimes, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    let (user, sys) =
+        parse_cpu_ticks(&stat).ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))?;
+    Ok(CpuTimes {
+        user: user as f64 / ticks,
+        sys: sys as f64 / ticks,
+    })
+}
+
+/// utime and stime (fields 14 and 15) of a `/proc/PID/stat` line. The command name in
 /// parentheses may hold spaces, so fields are counted after its closing parenthesis.
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     // After ")" comes field 3 (state); utime is field 14, i.e. the 12th from here.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// Resident set size in bytes (`VmRSS` of `/proc/PID/status`).
@@ -59,7 +82,7 @@ mod tests {
     #[test]
     fn parses_stat_with_odd_command_names() {
         let stat = "42 (mem cached) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
-        assert_eq!(parse_cpu_ticks(stat), Some(300));
+        assert_eq!(parse_cpu_ticks(stat), Some((250, 50)));
         assert_eq!(parse_cpu_ticks("garbage"), None);
     }
 
@@ -74,6 +97,26 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(rss_bytes(pid).unwrap() > 0);
-        assert!(cpu_seconds(pid, clock_ticks()).unwrap() >= 0.0);
+        let t = cpu_times(pid, clock_ticks()).unwrap();
+        assert!(t.user >= 0.0 && t.sys >= 0.0);
+    }
+
+    #[test]
+    fn cpu_times_subtract_per_mode() {
+        let later = CpuTimes {
+            user: 2.5,
+            sys: 1.0,
+        };
+        let earlier = CpuTimes {
+            user: 1.0,
+            sys: 0.5,
+        };
+        assert_eq!(
+            later - earlier,
+            CpuTimes {
+                user: 1.5,
+                sys: 0.5
+            }
+        );
     }
 }

@@ -17,18 +17,25 @@ pub struct Sample {
     pub p99: f64,
     /// 99.9th percentile.
     pub p99_9: f64,
-    /// Server CPU seconds (user + system, all threads) during the run.
-    pub cpu_s: f64,
+    /// Server user-space CPU seconds (all threads) during the run.
+    pub user_s: f64,
+    /// Server kernel CPU seconds (all threads) during the run.
+    pub sys_s: f64,
     /// Client CPU as a percentage of one core: near 100 means the load generator, not
     /// the server, limited the run.
     pub client_cpu_pct: f64,
 }
 
 impl Sample {
+    /// Server CPU seconds, user + system.
+    pub fn cpu_s(&self) -> f64 {
+        self.user_s + self.sys_s
+    }
+
     /// Requests per server CPU second.
     pub fn ops_per_cpu_s(&self) -> f64 {
-        if self.cpu_s > 0.0 {
-            self.ops / self.cpu_s
+        if self.cpu_s() > 0.0 {
+            self.ops / self.cpu_s()
         } else {
             f64::NAN
         }
@@ -37,7 +44,8 @@ impl Sample {
     fn to_json(&self) -> Value {
         json!({
             "ops_per_sec": self.ops_per_sec, "ops": self.ops, "p50_us": self.p50,
-            "p99_us": self.p99, "p99_9_us": self.p99_9, "server_cpu_s": self.cpu_s,
+            "p99_us": self.p99, "p99_9_us": self.p99_9, "server_cpu_s": self.cpu_s(),
+            "server_user_cpu_s": self.user_s, "server_sys_cpu_s": self.sys_s,
             "ops_per_server_cpu_s": finite(self.ops_per_cpu_s()),
             "client_cpu_pct": finite(self.client_cpu_pct),
         })
@@ -92,7 +100,7 @@ pub struct Metric {
 }
 
 /// The metrics reported for every workload.
-pub const METRICS: [Metric; 7] = [
+pub const METRICS: [Metric; 9] = [
     Metric {
         name: "ops/s",
         get: |s| s.ops_per_sec,
@@ -119,7 +127,21 @@ pub const METRICS: [Metric; 7] = [
     },
     Metric {
         name: "server CPU s",
-        get: |s| s.cpu_s,
+        get: Sample::cpu_s,
+        decimals: 2,
+        ratio: true,
+    },
+    // The split shows how much of the server's time user-space work could save at all:
+    // with loopback TCP most of it can be the kernel's.
+    Metric {
+        name: "server user CPU s",
+        get: |s| s.user_s,
+        decimals: 2,
+        ratio: true,
+    },
+    Metric {
+        name: "server sys CPU s",
+        get: |s| s.sys_s,
         decimals: 2,
         ratio: true,
     },
@@ -144,8 +166,41 @@ pub struct WorkloadResult {
     pub workload: Workload,
     /// Samples per server (index 0 = the candidate, 1 = memcached).
     pub samples: [Vec<Sample>; 2],
-    /// System calls per request, from `perf stat`, per server.
-    pub syscalls_per_op: [Option<f64>; 2],
+    /// What `perf stat` counted over an extra run of a fixed number of requests, per
+    /// server; `None` when not counted at all, an error when counting failed here.
+    pub per_request: Option<Result<[PerRequest; 2], String>>,
+}
+
+/// A server's system calls and context switches over a run of a known request count.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PerRequest {
+    /// Requests the load generator completed while perf counted.
+    pub requests: u64,
+    /// System calls the server entered meanwhile.
+    pub syscalls: u64,
+    /// Context switches of the server's threads meanwhile.
+    pub context_switches: u64,
+}
+
+impl PerRequest {
+    /// System calls per request.
+    pub fn syscalls_per_op(&self) -> f64 {
+        self.syscalls as f64 / self.requests as f64
+    }
+
+    /// Context switches per request.
+    pub fn switches_per_op(&self) -> f64 {
+        self.context_switches as f64 / self.requests as f64
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "requests": self.requests, "syscalls": self.syscalls,
+            "context_switches": self.context_switches,
+            "syscalls_per_request": finite(self.syscalls_per_op()),
+            "context_switches_per_request": finite(self.switches_per_op()),
+        })
+    }
 }
 
 /// Memory per item after a bulk load.
@@ -206,14 +261,24 @@ impl Results {
                     },
                 ]);
             }
-            if let [Some(a), Some(b)] = w.syscalls_per_op {
-                rows.push([
-                    String::new(),
-                    "syscalls/request".into(),
-                    format!("{a:.3}"),
-                    format!("{b:.3}"),
-                    ratio(a, b),
-                ]);
+            if let Some(Ok([a, b])) = &w.per_request {
+                let counted = [
+                    ("syscalls/request", a.syscalls_per_op(), b.syscalls_per_op()),
+                    (
+                        "context switches/request",
+                        a.switches_per_op(),
+                        b.switches_per_op(),
+                    ),
+                ];
+                for (name, x, y) in counted {
+                    rows.push([
+                        String::new(),
+                        name.into(),
+                        format!("{x:.3}"),
+                        format!("{y:.3}"),
+                        ratio(x, y),
+                    ]);
+                }
             }
         }
         if let Some(m) = &self.memory {
@@ -247,9 +312,18 @@ impl Results {
         ]
     }
 
-    /// Warnings about runs whose numbers say more about the client than the server.
+    /// Warnings about runs whose numbers say more about the client than the server, and
+    /// about counts that failed.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        for w in &self.workloads {
+            if let Some(Err(why)) = &w.per_request {
+                notes.push(format!(
+                    "note: no syscalls or context switches per request in {}: {why}",
+                    w.workload.id
+                ));
+            }
+        }
         for w in self.workloads.iter().filter(|w| w.workload.rate.is_none()) {
             for i in 0..2 {
                 let cpu = spread(w.samples[i].iter().map(|s| s.client_cpu_pct)).median;
@@ -342,9 +416,12 @@ impl Results {
                         self.names[1].clone(): w.samples[1].iter().map(Sample::to_json).collect::<Vec<_>>(),
                     },
                     "medians": medians,
-                    "syscalls_per_request": {
-                        self.names[0].clone(): w.syscalls_per_op[0],
-                        self.names[1].clone(): w.syscalls_per_op[1],
+                    "per_request": match &w.per_request {
+                        Some(Ok([a, b])) => json!({
+                            self.names[0].clone(): a.to_json(),
+                            self.names[1].clone(): b.to_json(),
+                        }),
+                        _ => Value::Null,
                     },
                 })
             })
@@ -431,7 +508,8 @@ mod tests {
             p50: 10.0,
             p99: 20.0,
             p99_9: 30.0,
-            cpu_s: cpu,
+            user_s: cpu * 0.25,
+            sys_s: cpu * 0.75,
             client_cpu_pct: 50.0,
         }
     }
@@ -448,7 +526,18 @@ mod tests {
                     vec![sample(200.0, 1.0), sample(220.0, 1.0)],
                     vec![sample(100.0, 1.0)],
                 ],
-                syscalls_per_op: [Some(1.0), Some(2.0)],
+                per_request: Some(Ok([
+                    PerRequest {
+                        requests: 1000,
+                        syscalls: 1000,
+                        context_switches: 10,
+                    },
+                    PerRequest {
+                        requests: 1000,
+                        syscalls: 2000,
+                        context_switches: 40,
+                    },
+                ])),
             }],
             memory: Some(MemoryResult {
                 items: 10,
@@ -471,5 +560,68 @@ mod tests {
         let j = results.to_json();
         assert_eq!(j["workloads"][0]["medians"]["ops/s"]["ratio"], 2.1);
         assert_eq!(j["memory"]["evcached"]["per_item"], 200.0);
+        let per = &j["workloads"][0]["per_request"]["memcached"];
+        assert_eq!(per["syscalls_per_request"], 2.0);
+        assert_eq!(per["context_switches_per_request"], 0.04);
+        let split = &j["workloads"][0]["medians"]["server sys CPU s"];
+        assert_eq!(split["evcached"]["median"], 0.75);
+        assert_eq!(split["ratio"], 1.0);
+    }
+
+    #[test]
+    fn shows_the_cpu_split_and_per_request_counts() {
+        let mut results = Results {
+            names: ["evcached".into(), "memcached".into()],
+            setup: vec![],
+            workloads: vec![WorkloadResult {
+                workload: super::super::workloads::all(100).remove(0),
+                samples: [vec![sample(100.0, 2.0)], vec![sample(100.0, 4.0)]],
+                per_request: Some(Ok([
+                    PerRequest {
+                        requests: 2000,
+                        syscalls: 2500,
+                        context_switches: 4,
+                    },
+                    PerRequest {
+                        requests: 2000,
+                        syscalls: 5000,
+                        context_switches: 12,
+                    },
+                ])),
+            }],
+            memory: None,
+        };
+        let row = |text: &str, name: &str| {
+            let line = text.lines().find(|l| l.contains(name)).unwrap_or("");
+            line.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let md = results.markdown();
+        assert_eq!(
+            row(&md, "server user CPU s"),
+            "| | server user CPU s | 0.50 [0.50..0.50] | 1.00 [1.00..1.00] | 0.50 |"
+        );
+        assert_eq!(
+            row(&md, "server sys CPU s"),
+            "| | server sys CPU s | 1.50 [1.50..1.50] | 3.00 [3.00..3.00] | 0.50 |"
+        );
+        let text = results.text();
+        assert_eq!(
+            row(&text, "syscalls/request"),
+            "syscalls/request 1.250 2.500 0.50"
+        );
+        assert_eq!(
+            row(&text, "context switches/request"),
+            "context switches/request 0.002 0.006 0.33"
+        );
+        results.workloads[0].per_request = Some(Err("perf stat gave no counts".into()));
+        let text = results.text();
+        assert!(!text.contains("syscalls/request"), "{text}");
+        assert!(
+            text.contains(
+                "note: no syscalls or context switches per request in a: perf stat gave no counts"
+            ),
+            "{text}"
+        );
+        assert!(results.to_json()["workloads"][0]["per_request"].is_null());
     }
 }
