@@ -473,7 +473,7 @@ fn stats_reports() {
     assert_eq!(items[0], ("items:1:number".to_string(), "1".to_string()));
     assert!(items.iter().any(|(k, _)| k == "items:1:hits_to_hot"));
     let slabs = e.stats_slabs();
-    assert_eq!(slabs[0], ("1:chunk_size".to_string(), "80".to_string()));
+    assert_eq!(slabs[0], ("1:chunk_size".to_string(), "84".to_string()));
     assert!(slabs.iter().any(|(k, v)| k == "1:get_hits" && v == "1"));
     assert_eq!(
         slabs.last().unwrap(),

@@ -18,17 +18,29 @@
 //! of data chunks (u32) and their handles (u32 each). A data chunk (DATA) uses only the
 //! state word of the header area and holds value bytes from offset [`DATA_HDR`].
 //!
-//! Why the header stays at 36 bytes: with `-n 48 -f 1.25` and 8-byte rounding the classes
-//! are 80, 104, 136, 176, 224, ... (first class = 48 + the 28-byte fixed header, as memcached
-//! uses `sizeof(item)` without CAS). With factor 1.25 and 8-byte rounding, any base header
-//! below 73 bytes gives classes in 133..=176 of {136, 176}, {144} or {152} only, so an item
-//! of 132 bytes of key + value (the reference workload) lands in 176 for any header of
-//! 21..=44 bytes (or in 184/192, with some bases): shrinking the header
-//! (e.g. a 16-bit refcount folded into `len`) saves nothing there, and reaching the 152
-//! class would need a 20-byte header including the 8-byte CAS, i.e. 12 bytes for two LRU
-//! links, the hash link, two times, lengths and state. Chunk rounding (44 B) plus the
-//! bucket array (4 B × 2^20 buckets for 1M items, grown at 1.5 items per bucket) puts that
-//! workload's floor at ~48.2 B per item; the engine measures 48.4.
+//! **Alignment.** Every header field is a `u32` (the CAS is read and written as two `u32`
+//! halves), so a chunk needs 4-byte alignment only: pages are 4096-aligned and every class
+//! size is a multiple of [`CHUNK_ALIGN`] (4), so every chunk start, header word and
+//! chained-item table (placed at the next 4-aligned offset after the key) is 4-aligned.
+//! memcached rounds to 8 because its header holds pointers and a `uint64_t` CAS.
+//!
+//! **Classes.** `-n` is "the minimum space for key + value + flags" (memcached's man
+//! page), so the first class is the whole header (36 bytes, 28 with `-C`) + `-n`, and each
+//! next one is the previous × `-f`, rounded up to 4. The defaults (`-n 48 -f 1.25`) give
+//! 84, 108, 136, 172, 216, 272, ... (with `-C`: 76, 96, 120, 152, 192, ...). memcached
+//! itself starts from its header without CAS and rounds to 8 (96, 120, 152, 192, ...).
+//!
+//! **Why this header and this base.** The reference item (32-byte key + 100-byte value,
+//! no flags, CAS on) takes 36 + 132 = 168 bytes and lands in the 172 class: 40 bytes per
+//! item beyond key + value, plus 4 bytes × 2^20 buckets of hash table for 1M items (the
+//! table grows at 1.5 items per bucket, memcached's threshold, keeping chains short for
+//! lookups): ~44.2 B per item. With factor 1.25 the class an item lands in depends on the
+//! header size h, since both the first class (h + 48) and the item (h + 132) move with it:
+//! h = 20, 24, 28, 32, 36, 40, 44 put the item in a class 44, 56, 60, 68, 40, 44, 56 bytes
+//! above 132, so a smaller header (say folding the refcount into `len`) would cost bytes
+//! here, not save them. 8-byte rounding from the same base (84 → 88, 112, 144, 184) would
+//! put the item in 184 (52 B); the former base without CAS (28 + 48 = 76 → 80, 104, 136,
+//! 176) put it in 176 (44 B, ~48.2 B per item with the buckets).
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -38,6 +50,8 @@ use std::sync::atomic::{AtomicU32, Ordering::*};
 pub const HDR_BASE: usize = 28;
 /// Size of the CAS field.
 pub const CAS_SIZE: usize = 8;
+/// Chunk sizes (and so chunk starts within a page) are multiples of this.
+pub const CHUNK_ALIGN: u32 = 4;
 /// Offset of value bytes in a data chunk of a chained item.
 pub const DATA_HDR: usize = HDR_BASE;
 
@@ -115,8 +129,10 @@ impl<'a> Chunk<'a> {
     #[inline]
     fn word(&self, off: usize) -> &'a AtomicU32 {
         debug_assert!(off + 4 <= self.size as usize);
-        // SAFETY: `off` is a 4-aligned offset inside the chunk (chunks are 8-aligned and at
-        // least HDR_BASE + CAS_SIZE bytes), the page outlives 'a, and every access to
+        // SAFETY: `off` is a 4-aligned offset inside the chunk (bounds checked above in
+        // debug builds; callers only pass header offsets and 4-aligned table offsets of
+        // chunks big enough for them), the chunk start is 4-aligned (page base 4096-aligned,
+        // class sizes multiples of CHUNK_ALIGN), the page outlives 'a, and every access to
         // header words goes through atomics.
         unsafe { &*(self.ptr.as_ptr().add(off) as *const AtomicU32) }
     }

@@ -79,9 +79,11 @@ pub struct ClassUsage {
 }
 
 impl Slabs {
-    /// Builds the classes memcached's way: the first holds `hdr_base + chunk_size` bytes
-    /// rounded up to 8; each next one is the previous × `factor`, rounded up to 8, while
-    /// below `chunk_max / factor`; the last is exactly `chunk_max`.
+    /// Builds the classes memcached's way, with the alignment and base explained in
+    /// [`chunk`]'s module doc: the first holds the whole item header (CAS included when
+    /// enabled) plus `chunk_size` bytes (`-n`: key + value + flags), rounded up to
+    /// [`CHUNK_ALIGN`]; each next one is the previous × `factor`, rounded up to
+    /// [`CHUNK_ALIGN`], while below `chunk_max / factor`; the last is exactly `chunk_max`.
     pub fn new(
         limit: u64,
         chunk_size: u32,
@@ -93,15 +95,17 @@ impl Slabs {
     ) -> Slabs {
         let hdr = HDR_BASE + if cas { CAS_SIZE } else { 0 };
         let mut sizes = Vec::new();
-        let mut size = (HDR_BASE as u32)
-            .saturating_add(chunk_size)
-            .max(hdr as u32 + 8);
+        let mut size = (hdr as u32).saturating_add(chunk_size);
         while sizes.len() < MAX_CLASSES - 1 && f64::from(size) <= f64::from(chunk_max) / factor {
-            size = size.div_ceil(8) * 8;
+            size = size.div_ceil(CHUNK_ALIGN) * CHUNK_ALIGN;
             sizes.push(size);
             size = (f64::from(size) * factor) as u32;
         }
-        sizes.push(chunk_max);
+        // A multiple of CHUNK_ALIGN that can hold a header, so every chunk stays aligned
+        // and in bounds (unchanged for any valid `slab_chunk_max` of at least 64 bytes: it
+        // divides the power-of-two page).
+        let last = (chunk_max / CHUNK_ALIGN * CHUNK_ALIGN).max(hdr as u32 + CHUNK_ALIGN);
+        sizes.push(last);
         let min = sizes[0].max(8);
         let max_chunks = (page_size / min).max(1);
         let chunk_bits = 32 - (max_chunks - 1).max(1).leading_zeros();
@@ -496,19 +500,54 @@ mod tests {
         Slabs::new(limit_pages << 20, 48, 1.25, 1 << 20, 1 << 19, true, false)
     }
 
+    fn sizes(s: &Slabs) -> Vec<u32> {
+        (1..=s.class_count() as u8).map(|c| s.size(c)).collect()
+    }
+
     #[test]
     fn classes_follow_memcached_formula() {
         let s = slabs(64);
-        // 28-byte header + 48 = 76 → 80, then ×1.25 rounded up to 8.
-        let sizes: Vec<u32> = (1..=s.class_count() as u8).map(|c| s.size(c)).collect();
-        assert_eq!(&sizes[..6], &[80, 104, 136, 176, 224, 280]);
+        // 36-byte header (with CAS) + 48 = 84, then ×1.25 rounded up to 4.
+        let sizes = sizes(&s);
+        assert_eq!(&sizes[..6], &[84, 108, 136, 172, 216, 272]);
         assert_eq!(*sizes.last().unwrap(), 524_288);
         assert!(sizes.windows(2).all(|w| w[0] < w[1]));
-        assert!(sizes.iter().all(|s| s % 8 == 0));
-        assert_eq!(s.class_for(80), Some(1));
-        assert_eq!(s.class_for(81), Some(2));
+        assert_eq!(s.class_for(84), Some(1));
+        assert_eq!(s.class_for(85), Some(2));
         assert_eq!(s.class_for(524_288), Some(s.largest()));
         assert_eq!(s.class_for(524_289), None);
+    }
+
+    #[test]
+    fn default_classes_are_4_aligned_and_fit_the_reference_item() {
+        let s = slabs(64);
+        assert!(sizes(&s).iter().all(|&c| c % CHUNK_ALIGN == 0));
+        // 32-byte key + 100-byte value with CAS: 36 + 132 = 168 bytes in a 172-byte chunk.
+        let class = s.class_for(s.hdr() + 32 + 100).unwrap();
+        assert_eq!(s.size(class), 172);
+        // Every chunk of a page starts 4-aligned, so its header words are aligned.
+        let c = s.alloc(class, 168).unwrap();
+        let h = c.handle();
+        s.free_owned(c, 168);
+        let page = s.page_of(h);
+        for h in s.page_handles(page) {
+            assert_eq!(s.chunk(h).ptr().as_ptr() as usize % CHUNK_ALIGN as usize, 0);
+        }
+    }
+
+    #[test]
+    fn classes_without_cas_and_other_settings() {
+        // -C: 28-byte header + 48 = 76.
+        let s = Slabs::new(64 << 20, 48, 1.25, 1 << 20, 1 << 19, false, false);
+        assert_eq!(s.hdr(), 28);
+        assert_eq!(&sizes(&s)[..5], &[76, 96, 120, 152, 192]);
+        // -n 1 -f 2: 37 → 40, 80, 160, ...; -n is key + value + flags beyond the header.
+        let s = Slabs::new(64 << 20, 1, 2.0, 1 << 20, 1 << 19, true, false);
+        assert_eq!(&sizes(&s)[..4], &[40, 80, 160, 320]);
+        assert!(sizes(&s).iter().all(|&c| c % CHUNK_ALIGN == 0));
+        // A chunk max below a header still gives an aligned class that holds one.
+        let s = Slabs::new(64 << 20, 48, 1.25, 1 << 20, 2, true, false);
+        assert_eq!(sizes(&s), vec![40]);
     }
 
     #[test]
