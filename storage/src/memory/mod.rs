@@ -6,6 +6,14 @@
 //! the memory limit; a class that has no page at all may take its first page even past the
 //! limit, so that every item size stays storable. The overshoot is bounded by one page per
 //! class. `-L` allocates all pages into the global pool at start.
+//!
+//! **Lazy cutting.** A page fresh from the OS is cut one chunk at a time, as its class
+//! allocates (after its free list is empty), instead of writing a free-list link into
+//! every chunk up front: the untouched tail stays zero pages the kernel has not backed, so
+//! RSS grows with the chunks in use, not by whole pages (up to 1 MB per class; ~1 B per
+//! item for 1M items of 132 B). A page's cut count (in the page table) bounds the chunks
+//! page walkers look at. Pages from the pool or moved between classes were touched before
+//! (or may hold stale headers) and are cut whole at once.
 
 mod anchor;
 mod chunk;
@@ -34,6 +42,8 @@ struct ClassFree {
     draining: Option<u32>,
     /// Chunks of `draining` that are free (off the free list).
     drained: u64,
+    /// The page being cut lazily and how many of its chunks are cut.
+    fresh: Option<(u32, u32)>,
 }
 
 struct ClassSlab {
@@ -242,8 +252,9 @@ impl Slabs {
 
     /// Cuts `page` into chunks of `class` and pushes them on the free list (chunk 0 first out).
     fn split(&self, c: &mut ClassFree, class: u8, page: u32) {
+        // Walkers see no chunk of the page until every state word is rewritten.
         self.table
-            .set_class(page, class, self.classes[class as usize].size);
+            .set_class(page, class, self.classes[class as usize].size, 0);
         let per = self.classes[class as usize].perslab;
         for idx in (0..per).rev() {
             let h = self.handle(page, idx);
@@ -252,28 +263,53 @@ impl Slabs {
             ch.set_h_next(c.head);
             c.head = h;
         }
+        self.table.set_cut(page, per);
         c.free += u64::from(per);
         c.pages.push(page);
     }
 
+    /// Gives a page fresh from the OS to `class`, to be cut as chunks are needed.
+    fn split_lazily(&self, c: &mut ClassFree, class: u8, page: u32) {
+        debug_assert!(c.fresh.is_none());
+        self.table
+            .set_class(page, class, self.classes[class as usize].size, 0);
+        c.fresh = Some((page, 0));
+        c.free += u64::from(self.classes[class as usize].perslab);
+        c.pages.push(page);
+    }
+
+    /// Cuts the next chunk of the class's lazily cut page (the caller checked there is one).
+    fn cut_next(&self, c: &mut ClassFree, class: u8) -> u32 {
+        let (page, idx) = c.fresh.expect("a page being cut");
+        let h = self.handle(page, idx);
+        // Initialised before walkers can see it (`set_cut` publishes with Release).
+        self.chunk(h).state().store(0, Relaxed);
+        self.table.set_cut(page, idx + 1);
+        c.fresh = (idx + 1 < self.classes[class as usize].perslab).then_some((page, idx + 1));
+        h
+    }
+
     fn grow(&self, c: &mut ClassFree, class: u8) -> bool {
         let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
-        let page = if let Some(p) = g.pool.pop() {
+        if let Some(page) = g.pool.pop() {
             self.pool_pages.store(g.pool.len() as u64, Relaxed);
-            p
+            drop(g);
+            // A pooled page may have been cut for another class: `split` rewrites the state
+            // word of every chunk at the new boundaries, which is all the rebalancer reads.
+            self.split(c, class, page);
+            true
         } else if g.malloced + u64::from(self.page_size) <= g.limit || c.pages.is_empty() {
             match self.new_page(&mut g) {
-                Some(p) => p,
-                None => return false,
+                Some(page) => {
+                    drop(g);
+                    self.split_lazily(c, class, page);
+                    true
+                }
+                None => false,
             }
         } else {
-            return false;
-        };
-        drop(g);
-        // A pooled page may have been cut for another class: `split` rewrites the state word
-        // of every chunk at the new boundaries, which is all the rebalancer reads.
-        self.split(c, class, page);
-        true
+            false
+        }
     }
 
     /// Takes a free chunk of `class`, growing the class by a page if allowed.
@@ -290,12 +326,18 @@ impl Slabs {
     fn alloc_inner(&self, class: u8, requested: usize, grow: bool) -> Option<OwnedChunk> {
         let cs = &self.classes[class as usize];
         let mut c = cs.lock.lock().unwrap_or_else(|e| e.into_inner());
-        if c.head == NIL && !(grow && self.grow(&mut c, class)) {
+        if c.head == NIL && c.fresh.is_none() && !(grow && self.grow(&mut c, class)) {
             return None;
         }
-        let h = c.head;
+        // Reused chunks first: their memory is resident already.
+        let h = if c.head != NIL {
+            let h = c.head;
+            c.head = self.chunk(h).h_next();
+            h
+        } else {
+            self.cut_next(&mut c, class)
+        };
         let ch = self.chunk(h);
-        c.head = ch.h_next();
         c.free -= 1;
         ch.state().store(0, Relaxed);
         // Written only under the class lock: load + store, no lock-prefixed RMW.
@@ -409,13 +451,23 @@ impl Slabs {
             }
             h = next;
         }
+        // Chunks not cut yet are free and stay so.
+        if let Some((p, cut)) = c.fresh {
+            if p == page {
+                let rest = u64::from(cs.perslab - cut);
+                c.free -= rest;
+                c.drained += rest;
+                c.fresh = None;
+            }
+        }
         Some(page)
     }
 
-    /// Handles of every chunk in `page` (for the rebalancer's walk).
+    /// Handles of every chunk cut so far in `page` (for the page walkers); chunks cut
+    /// later are fresh allocations the walk does not need to see.
     pub fn page_handles(&self, page: u32) -> impl Iterator<Item = u32> + '_ {
-        let per = self.classes[self.table.class(page) as usize].perslab;
-        (0..per).map(move |i| self.handle(page, i))
+        let cut = self.table.cut(page);
+        (0..cut).map(move |i| self.handle(page, i))
     }
 
     /// True once every chunk of the draining page of `class` is free.
@@ -440,7 +492,7 @@ impl Slabs {
         };
         let _walk = self.walk_guard();
         if dst == 0 {
-            self.table.set_class(page, 0, 0);
+            self.table.set_class(page, 0, 0, 0);
             let mut g = self.global.lock().unwrap_or_else(|e| e.into_inner());
             if g.malloced > g.limit {
                 self.table.free(page);
@@ -488,6 +540,7 @@ impl ClassFree {
             pages: Vec::new(),
             draining: None,
             drained: 0,
+            fresh: None,
         }
     }
 }
@@ -525,13 +578,11 @@ mod tests {
         // 32-byte key + 100-byte value with CAS: 36 + 132 = 168 bytes in a 172-byte chunk.
         let class = s.class_for(s.hdr() + 32 + 100).unwrap();
         assert_eq!(s.size(class), 172);
-        // Every chunk of a page starts 4-aligned, so its header words are aligned.
-        let c = s.alloc(class, 168).unwrap();
-        let h = c.handle();
-        s.free_owned(c, 168);
-        let page = s.page_of(h);
-        for h in s.page_handles(page) {
-            assert_eq!(s.chunk(h).ptr().as_ptr() as usize % CHUNK_ALIGN as usize, 0);
+        // Chunks start 4-aligned, so their header words are aligned.
+        let held: Vec<_> = (0..5).map(|_| s.alloc(class, 168).unwrap()).collect();
+        for c in held {
+            assert_eq!(c.view().ptr().as_ptr() as usize % CHUNK_ALIGN as usize, 0);
+            s.free_owned(c, 168);
         }
     }
 
@@ -573,6 +624,62 @@ mod tests {
         }
         assert_eq!(s.usage(1).free, per as u64);
         assert_eq!(s.usage(1).requested, 0);
+    }
+
+    #[test]
+    fn fresh_pages_are_cut_as_chunks_are_needed() {
+        let s = slabs(4);
+        let per = s.perslab(1);
+        let a = s.alloc(1, 10).unwrap();
+        let page = s.page_of(a.handle());
+        // One chunk cut: the walkers see only it, the rest counts as free.
+        assert_eq!(s.page_handles(page).collect::<Vec<_>>(), vec![a.handle()]);
+        assert_eq!(s.usage(1).free, u64::from(per - 1));
+        let b = s.alloc(1, 10).unwrap();
+        assert_eq!(b.handle(), a.handle() + 1);
+        // A freed chunk is reused before the page is cut further.
+        let (ha, hb) = (a.handle(), b.handle());
+        s.free_owned(a, 10);
+        let c = s.alloc(1, 10).unwrap();
+        assert_eq!(c.handle(), ha);
+        assert_eq!(s.page_handles(page).count(), 2);
+        // Cutting the whole page, then the next allocation takes a new page.
+        let mut held = vec![b, c];
+        for _ in 2..per {
+            held.push(s.alloc(1, 10).unwrap());
+        }
+        assert_eq!(s.page_handles(page).count(), per as usize);
+        assert_eq!(s.usage(1).free, 0);
+        let d = s.alloc(1, 10).unwrap();
+        assert_ne!(s.page_of(d.handle()), page);
+        assert_eq!(s.usage(1).pages, 2);
+        assert!(held.iter().any(|h| h.handle() == hb));
+        held.push(d);
+        for h in held {
+            s.free_owned(h, 10);
+        }
+        assert_eq!(s.usage(1).free, 2 * u64::from(per));
+    }
+
+    #[test]
+    fn draining_a_partly_cut_page_counts_its_uncut_chunks() {
+        let s = slabs(4);
+        let a = s.alloc(2, 10).unwrap();
+        let page = s.start_drain(2, 1).unwrap();
+        assert_eq!(s.page_of(a.handle()), page);
+        assert!(!s.drain_done(2));
+        // The draining page is not cut further: the class takes a new page.
+        let b = s.alloc(2, 10).unwrap();
+        assert_ne!(s.page_of(b.handle()), page);
+        s.free_owned(a, 10);
+        assert!(s.drain_done(2));
+        s.finish_drain(2, 3);
+        // Moved to class 3 and cut whole at once.
+        assert_eq!(s.page_class(page), 3);
+        assert_eq!(s.page_handles(page).count(), s.perslab(3) as usize);
+        assert_eq!(s.usage(3).free, u64::from(s.perslab(3)));
+        assert_eq!(s.usage(2).free, u64::from(s.perslab(2)) - 1);
+        s.free_owned(b, 10);
     }
 
     #[test]

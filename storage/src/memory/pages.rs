@@ -23,6 +23,8 @@ pub(crate) struct PageSlot {
     class: AtomicU32,
     /// Chunk size of `class`, kept here so a handle lookup reads one slot only.
     size: AtomicU32,
+    /// Chunks cut so far (the page is cut from chunk 0 up); page walkers stop here.
+    cut: AtomicU32,
 }
 
 struct Leaf([PageSlot; LEAF]);
@@ -61,6 +63,7 @@ impl PageTable {
                 base: AtomicPtr::new(ptr::null_mut()),
                 class: AtomicU32::new(0),
                 size: AtomicU32::new(0),
+                cut: AtomicU32::new(0),
             })));
             let p = Box::into_raw(leaf);
             if cell
@@ -109,11 +112,25 @@ impl PageTable {
         (base, slot.size.load(Acquire))
     }
 
-    /// Records the class a page is cut for and its chunk size (0 for the pool).
-    pub(crate) fn set_class(&self, page: u32, class: u8, size: u32) {
+    /// Records the class a page is cut for, its chunk size (0 for the pool) and how many
+    /// of its chunks are cut already.
+    pub(crate) fn set_class(&self, page: u32, class: u8, size: u32, cut: u32) {
         let slot = self.slot(page);
         slot.size.store(size, Release);
+        slot.cut.store(cut, Release);
         slot.class.store(u32::from(class), Release);
+    }
+
+    /// Chunks of `page` cut so far: those below are initialised (free or in use).
+    #[inline]
+    pub(crate) fn cut(&self, page: u32) -> u32 {
+        self.slot(page).cut.load(Acquire)
+    }
+
+    /// Marks chunks below `cut` as cut (after initialising them).
+    #[inline]
+    pub(crate) fn set_cut(&self, page: u32, cut: u32) {
+        self.slot(page).cut.store(cut, Release);
     }
 }
 
