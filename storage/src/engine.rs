@@ -49,6 +49,18 @@ pub(crate) struct Signals {
     pub(crate) crawl: Option<Vec<u8>>,
 }
 
+/// How far `juggle_tail` goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Juggle {
+    /// The maintainer: only in a full class, only past HOT/WARM's size or age limit or
+    /// for an active item (rescued to WARM's head).
+    Limits,
+    /// Allocation pressure: the limits are ignored; active items are still rescued.
+    Pressure,
+    /// Allocation pressure after rescues freed nothing: every item goes to COLD.
+    Demote,
+}
+
 /// What a lookup does besides finding the item.
 #[derive(Clone, Copy)]
 pub(crate) struct Fetch {
@@ -454,27 +466,30 @@ impl Inner {
             }
             return;
         }
-        if cur & ACTIVE != 0 || id == TEMP {
+        if id == TEMP || cur & FETCHED == 0 {
             if cur & FETCHED == 0 {
                 st.fetch_or(FETCHED, Relaxed);
             }
             return;
         }
-        if cur & FETCHED == 0 {
-            st.fetch_or(FETCHED, Relaxed);
-            return;
-        }
-        st.fetch_or(ACTIVE, Relaxed);
-        if id != COLD {
-            ch.set_time(now);
-        } else {
-            // An active COLD item goes to WARM right away (memcached queues it for the
-            // maintainer; the stripe lock is already held here, so moving costs two short
-            // LRU lock holds and no queue).
+        // Until the class first meets the memory limit nothing can be evicted from it, so
+        // a hit only marks the item (ACTIVE, access time) and moves nothing; the tails sort
+        // it out once it fills (`juggle_tail`, `pull_tail`). memcached moves every active
+        // COLD item and re-links active WARM items on each maintainer pass, about one list
+        // move per hit under a uniform read load, full or not.
+        if id == COLD && self.lrus[class as usize].is_full() {
+            // Under pressure an item hit twice must leave COLD before the evicting tail
+            // reaches it: straight to WARM (memcached queues it for the maintainer; the
+            // stripe lock is already held here, so moving costs two short LRU lock holds).
             ch.set_time(now);
             st.fetch_and(!ACTIVE, Relaxed);
             self.relink(h, WARM);
             bump!(cc, moves_to_warm);
+            return;
+        }
+        if cur & ACTIVE == 0 {
+            st.fetch_or(ACTIVE, Relaxed);
+            ch.set_time(now);
         }
     }
 
@@ -495,6 +510,10 @@ impl Inner {
             if let Some(c) = self.slabs.alloc(class, size) {
                 return Some(c);
             }
+            if self.lrus[class as usize].mark_full() {
+                // The maintainer now has a class to sort: wake it from its back-off.
+                self.wake.notify_all();
+            }
             if attempt > 0 {
                 bump!(self.ccount(class), direct_reclaims);
             }
@@ -504,9 +523,12 @@ impl Inner {
             if self.pull_tail(class, TEMP, false) {
                 continue;
             }
-            // Nothing to free in COLD: push HOT and WARM tails down and retry.
-            let moved = self.juggle_tail(class, HOT, true) | self.juggle_tail(class, WARM, true);
-            if !moved {
+            // Nothing to free in COLD: push HOT's (else WARM's) tail down until an item
+            // lands in COLD (memcached's do_item_alloc_pull pushes HOT only). Active items
+            // are rescued to WARM at first; from the fourth attempt they go down too, so a
+            // class whose items are all active still frees memory.
+            let demote = attempt >= 3;
+            if !self.push_to_cold(class, demote) {
                 break;
             }
         }
@@ -573,10 +595,61 @@ impl Inner {
         false
     }
 
-    /// Moves the tail item of HOT or WARM down (COLD, or WARM for an active HOT item; an
-    /// active WARM item goes back to WARM's head). With `force` the age and size limits are
-    /// ignored (allocation pressure). True if an item moved.
-    pub(crate) fn juggle_tail(&self, class: u8, id: usize, force: bool) -> bool {
+    /// Pushes HOT's tail (WARM's when HOT is empty) down, up to 64 moves, until an item
+    /// lands in COLD. With `demote` active items go to COLD too. True if anything moved.
+    fn push_to_cold(&self, class: u8, demote: bool) -> bool {
+        let mode = if demote {
+            Juggle::Demote
+        } else {
+            Juggle::Pressure
+        };
+        let cold = &self.lrus[class as usize].lists[COLD].count;
+        let before = cold.load(Relaxed);
+        for n in 0..64 {
+            if !(self.juggle_tail(class, HOT, mode) || self.juggle_tail(class, WARM, mode)) {
+                return n > 0;
+            }
+            if cold.load(Relaxed) != before {
+                break;
+            }
+        }
+        true
+    }
+
+    /// The maintainer's COLD step once the class is full: an item hit twice while in COLD
+    /// goes to WARM when it reaches COLD's tail (memcached's non-evicting COLD pull).
+    /// True if an item moved.
+    pub(crate) fn promote_cold_tail(&self, class: u8) -> bool {
+        let cl = &self.lrus[class as usize];
+        if !cl.is_full() || !self.segmented.load(Relaxed) {
+            return false;
+        }
+        let mut l = cl.lock(COLD);
+        let h = l.tail;
+        if h == NIL {
+            return false;
+        }
+        let ch = self.slabs.chunk(h);
+        if ch.state().load(Relaxed) & ACTIVE == 0 {
+            return false;
+        }
+        let hv = murmur3_32(self.key(ch), 0);
+        let Some(_s) = self.hash.try_lock(hv) else {
+            return false;
+        };
+        let size = self.item_size(ch) as u64;
+        lru::unlink(&self.slabs, &cl.lists[COLD], &mut l, h, size);
+        drop(l);
+        ch.state().fetch_and(!ACTIVE, Relaxed);
+        let mut w = cl.lock(WARM);
+        lru::link_head(&self.slabs, &cl.lists[WARM], &mut w, WARM, h, size);
+        bump!(self.ccount(class), moves_to_warm);
+        true
+    }
+
+    /// Moves the tail item of HOT or WARM down: to COLD, or to WARM's head if it is active
+    /// (rescued), as `mode` says. True if an item moved.
+    pub(crate) fn juggle_tail(&self, class: u8, id: usize, mode: Juggle) -> bool {
         let cl = &self.lrus[class as usize];
         let cc = self.ccount(class);
         let now = self.now();
@@ -591,7 +664,11 @@ impl Inner {
             return false;
         }
         let ch = self.slabs.chunk(h);
-        if !force {
+        if mode == Juggle::Limits {
+            if !cl.is_full() {
+                // Nothing is evicted from this class yet: re-sorting it would be wasted work.
+                return false;
+            }
             let total: u64 = cl.lists.iter().map(|x| x.bytes.load(Relaxed)).sum();
             let pct = if id == HOT {
                 self.cfg.hot_lru_pct
@@ -621,7 +698,10 @@ impl Inner {
         let size = self.item_size(ch) as u64;
         lru::unlink(&self.slabs, &cl.lists[id], &mut l, h, size);
         drop(l);
-        let to = if active {
+        if active && mode == Juggle::Demote {
+            st.fetch_and(!ACTIVE, Relaxed);
+        }
+        let to = if active && mode != Juggle::Demote {
             st.fetch_and(!ACTIVE, Relaxed);
             if id == WARM {
                 bump!(cc, moves_within_lru);

@@ -2,7 +2,7 @@
 //! 32-bit `prev`/`next` fields. Each list has its own lock; an item changes lists only
 //! while its stripe lock is held, so its recorded LRU id is stable under that lock.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::memory::{Slabs, LRU_MASK, LRU_SHIFT, NIL};
@@ -31,6 +31,10 @@ pub(crate) struct LruSlot {
 /// The four sub-LRUs of one class.
 pub(crate) struct ClassLru {
     pub(crate) lists: [LruSlot; 4],
+    /// The class has met the memory limit: an allocation found no free chunk and no page
+    /// to grow by. Until then nothing can be evicted from it, so the segmented LRU keeps
+    /// its order lazily (hits only set bits) and the maintainer does not re-sort it.
+    full: AtomicBool,
 }
 
 impl ClassLru {
@@ -44,7 +48,20 @@ impl ClassLru {
                 count: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
             }),
+            full: AtomicBool::new(false),
         }
+    }
+
+    /// True once an allocation in this class has had to reclaim or evict.
+    pub(crate) fn is_full(&self) -> bool {
+        self.full.load(Relaxed)
+    }
+
+    /// Records that an allocation in this class found the memory limit (sticky: a cache
+    /// that filled once stays near full, and a spurious "full" only costs some re-sorting).
+    /// True the first time.
+    pub(crate) fn mark_full(&self) -> bool {
+        !self.full.load(Relaxed) && !self.full.swap(true, Relaxed)
     }
 
     pub(crate) fn lock(&self, id: usize) -> MutexGuard<'_, List> {

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::config::HASHPOWER_MAX;
-use crate::engine::Inner;
+use crate::engine::{Inner, Juggle};
 use crate::hash::murmur3_32;
 use crate::lru::{COLD, HOT, TEMP, WARM};
 use crate::memory::{Anchor, CHUNKED, DATA, FREE, LINKED, NIL, REF_MASK};
@@ -65,15 +65,15 @@ fn juggle_all(inner: &Inner) -> bool {
         }
         for id in [HOT, WARM] {
             for _ in 0..500 {
-                if !inner.juggle_tail(class, id, false) {
+                if !inner.juggle_tail(class, id, Juggle::Limits) {
                     break;
                 }
                 did = true;
             }
         }
-        // Reclaim expired COLD tails without evicting.
+        // Reclaim expired COLD tails without evicting; move active ones up to WARM.
         for _ in 0..500 {
-            if !inner.pull_tail(class, COLD, false) {
+            if !(inner.pull_tail(class, COLD, false) || inner.promote_cold_tail(class)) {
                 break;
             }
             did = true;
