@@ -932,6 +932,26 @@ impl Engine {
         Some(ItemRef::new(self.inner.pin(), h, was & FETCHED != 0))
     }
 
+    /// Hints that `key` is looked up soon (a multi-key get walking its keys): starts
+    /// loading its stripe lock and hash bucket into the cache. [`Engine::prefetch_item`]
+    /// on the same key a little later goes one step further; then look it up.
+    pub fn prefetch_bucket(&self, key: &[u8]) {
+        self.inner.hash.prefetch(murmur3_32(key, 0));
+    }
+
+    /// Second step of [`Engine::prefetch_bucket`]: starts loading the header and key of
+    /// the first item in the key's hash chain (nothing if its stripe lock is busy).
+    pub fn prefetch_item(&self, key: &[u8]) {
+        let inner = &self.inner;
+        let hv = murmur3_32(key, 0);
+        if let Some(s) = inner.hash.try_lock(hv) {
+            let h = s.bucket(hv).load(Relaxed);
+            if h != NIL {
+                inner.slabs.chunk(h).prefetch_head();
+            }
+        }
+    }
+
     /// `get`/`gets` of one key: counts `cmd_get` and a hit or miss, bumps the item in its
     /// LRU, returns a reference to it.
     pub fn get(&self, key: &[u8]) -> Option<ItemRef> {

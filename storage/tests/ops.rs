@@ -602,3 +602,29 @@ fn two_phase_store_and_abandoned_writer() {
     assert_eq!(e.stats_slabs().len(), before.len());
     assert!(e.get(b"x").is_none());
 }
+
+#[test]
+fn prefetch_hints_change_nothing_even_while_the_table_grows() {
+    let e = engine();
+    for i in 0..100_000 {
+        let k = format!("k{i}");
+        e.prefetch_bucket(k.as_bytes());
+        e.prefetch_item(k.as_bytes());
+        e.store(StoreMode::Set, k.as_bytes(), 0, 0, b"v").unwrap();
+    }
+    // The table is due to grow (see `hash_table_grows`); hints race nothing.
+    e.prefetch_bucket(b"k1");
+    e.prefetch_item(b"missing");
+    assert_eq!(val(&e, b"k1").as_deref(), Some(&b"v"[..]));
+    let before = e.stats();
+    for i in 0..1000 {
+        let k = format!("k{i}");
+        e.prefetch_bucket(k.as_bytes());
+        e.prefetch_item(k.as_bytes());
+    }
+    let after = e.stats();
+    assert_eq!(before.cmd_get, after.cmd_get);
+    assert_eq!(before.get_hits, after.get_hits);
+    e.run_maintenance();
+    assert_eq!(val(&e, b"k99999").as_deref(), Some(&b"v"[..]));
+}

@@ -137,6 +137,14 @@ impl<'a> Chunk<'a> {
         unsafe { &*(self.ptr.as_ptr().add(off) as *const AtomicU32) }
     }
 
+    /// Starts loading the chunk's header and the 64 bytes after it (an inline key) into
+    /// the cache: a lookup will read them shortly.
+    #[inline]
+    pub fn prefetch_head(&self) {
+        super::prefetch(self.ptr.as_ptr());
+        super::prefetch(self.ptr.as_ptr().wrapping_add(64));
+    }
+
     /// Hash chain / free list link.
     #[inline]
     pub fn h_next(&self) -> u32 {

@@ -18,10 +18,12 @@
 mod anchor;
 mod chunk;
 mod pages;
+mod prefetch;
 mod table;
 
 pub use anchor::{Anchor, Pin};
 pub use chunk::*;
+pub use prefetch::prefetch;
 pub use table::{HashTables, Stripe};
 
 use pages::PageTable;

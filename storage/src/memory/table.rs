@@ -34,6 +34,10 @@ struct PaddedLock(Mutex<()>);
 /// Bucket arrays plus stripe locks.
 pub struct HashTables {
     primary: AtomicPtr<Table>,
+    /// The primary table's buckets and mask, for [`HashTables::prefetch`], which must not
+    /// dereference a table that an expansion may free under it.
+    hint_base: AtomicPtr<AtomicU32>,
+    hint_mask: AtomicU32,
     old: AtomicPtr<Table>,
     migrated: AtomicUsize,
     power: AtomicU32,
@@ -52,8 +56,11 @@ impl HashTables {
     /// 2^`power` buckets and 2^`lock_power` stripe locks (`lock_power` ≤ `power`).
     pub fn new(power: u32, lock_power: u32) -> HashTables {
         let lock_power = lock_power.min(power);
+        let table = Table::new(power);
         HashTables {
-            primary: AtomicPtr::new(Box::into_raw(Table::new(power))),
+            hint_base: AtomicPtr::new(table.buckets.as_ptr().cast_mut()),
+            hint_mask: AtomicU32::new(table.mask),
+            primary: AtomicPtr::new(Box::into_raw(table)),
             old: AtomicPtr::new(ptr::null_mut()),
             migrated: AtomicUsize::new(0),
             power: AtomicU32::new(power),
@@ -98,6 +105,21 @@ impl HashTables {
         }
     }
 
+    /// Starts loading the stripe lock and the bucket of hash `hv` into the cache, without
+    /// locking: a lookup of that hash follows shortly.
+    #[inline]
+    pub fn prefetch(&self, hv: u32) {
+        super::prefetch(&self.locks[(hv & self.lock_mask) as usize]);
+        let mask = self.hint_mask.load(Relaxed);
+        // May pair a new base with an old mask during an expansion, or point into a freed
+        // table: only a hint is issued from it, never a load.
+        let bucket = self
+            .hint_base
+            .load(Relaxed)
+            .wrapping_add((hv & mask) as usize);
+        super::prefetch(bucket);
+    }
+
     /// Current hash power.
     pub fn power(&self) -> u32 {
         self.power.load(Relaxed)
@@ -131,8 +153,12 @@ impl HashTables {
         if self.is_expanding() || self.power() >= max_power {
             return false;
         }
-        let new = Box::into_raw(Table::new(self.power() + 1));
+        let table = Table::new(self.power() + 1);
+        let (base, mask) = (table.buckets.as_ptr().cast_mut(), table.mask);
+        let new = Box::into_raw(table);
         let _all = self.lock_all();
+        self.hint_base.store(base, Relaxed);
+        self.hint_mask.store(mask, Relaxed);
         let cur = self.primary.load(Acquire);
         self.migrated.store(0, Release);
         self.old.store(cur, Release);

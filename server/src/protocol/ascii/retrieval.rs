@@ -31,7 +31,27 @@ pub(super) fn get(
     let head = (first..w.n).map(|i| w.get(i));
     let tail = w.rest.split(|&b| b == b' ').filter(|k| !k.is_empty());
     let mut keys = head.chain(tail).peekable();
+    // A multi-key get loads key i+2's lock and bucket and key i+1's first item while key
+    // i is looked up: each lookup would otherwise wait for three cache misses in a row.
+    let engine = &ctx.shared.engine;
+    let multi = keys.clone().nth(1).is_some();
+    let (mut bucket_ahead, mut item_ahead) = (keys.clone(), keys.clone());
+    if multi {
+        bucket_ahead
+            .by_ref()
+            .take(2)
+            .for_each(|k| engine.prefetch_bucket(k));
+        item_ahead.next();
+    }
     while let Some(key) = keys.next() {
+        if multi {
+            if let Some(k) = bucket_ahead.next() {
+                engine.prefetch_bucket(k);
+            }
+            if let Some(k) = item_ahead.next() {
+                engine.prefetch_item(k);
+            }
+        }
         if key.len() > KEY_MAX_LENGTH {
             // memcached drops every reply not yet sent on this connection here.
             out.truncate_to(out.appended() - out.pending());
