@@ -511,6 +511,7 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
         cas_enabled: s.use_cas,
         chunk_size: s.chunk_size,
         growth_factor: s.growth_factor,
+        slab_sizes: s.slab_sizes.clone(),
         item_size_max: s.item_size_max as u64,
         slab_page_size: s.slab_page_size as u32,
         slab_chunk_max: s.slab_chunk_max as u32,

@@ -1,6 +1,7 @@
 //! Engine settings with memcached 1.6.18's defaults and start-up validation.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// One mebibyte, memcached's page and `-I` unit.
 pub const MIB: u64 = 1024 * 1024;
@@ -21,6 +22,9 @@ pub struct EngineConfig {
     pub chunk_size: u32,
     /// Slab class growth factor (`-f`, default 1.25).
     pub growth_factor: f64,
+    /// Explicit chunk sizes (`-o slab_sizes=a-b-c`), used instead of the `-n`/`-f` series:
+    /// each is rounded up to 4 bytes and a last class of `slab_chunk_max` follows.
+    pub slab_sizes: Option<Vec<u32>>,
     /// Largest item, header included (`-I`, default 1 MiB).
     pub item_size_max: u64,
     /// Slab page size (`-o slab_page_size`, default 1 MiB).
@@ -75,6 +79,7 @@ impl Default for EngineConfig {
             cas_enabled: true,
             chunk_size: 48,
             growth_factor: 1.25,
+            slab_sizes: None,
             item_size_max: MIB,
             slab_page_size: MIB as u32,
             slab_chunk_max: (MIB / 2) as u32,
@@ -99,6 +104,13 @@ impl Default for EngineConfig {
         }
     }
 }
+
+/// Most sizes `-o slab_sizes` may list (memcached's 64 class slots less class 0 and the
+/// `slab_chunk_max` class).
+pub const SLAB_SIZES_MAX: usize = 62;
+/// Least step between two `-o slab_sizes` entries (memcached's `CHUNK_ALIGN_BYTES`, kept for
+/// its checks and messages although evcached aligns chunks to 4).
+pub const SLAB_SIZES_STEP: u32 = 8;
 
 /// Default hash power (65 536 buckets).
 pub const HASHPOWER_DEFAULT: u32 = 16;
@@ -191,6 +203,9 @@ impl EngineConfig {
                 self.slab_chunk_max, self.slab_page_size
             ));
         }
+        if let Some(sizes) = &self.slab_sizes {
+            check_slab_sizes(sizes, self.chunk_size, self.slab_chunk_max)?;
+        }
         if self.hot_lru_pct + self.warm_lru_pct > 80 {
             return err("hot_lru_pct + warm_lru_pct cannot be more than 80% combined".into());
         }
@@ -203,6 +218,171 @@ impl EngineConfig {
         Ok(())
     }
 }
+
+/// memcached's checks of an `-o slab_sizes` list, in its order and with its messages: each
+/// size within `-n`..=`slab_chunk_max`, strictly increasing by more than 8 bytes, at most 62.
+pub fn check_slab_sizes(sizes: &[u32], chunk_size: u32, chunk_max: u32) -> Result<(), ConfigError> {
+    let err = |s: String| Err(ConfigError(s));
+    let mut last = 0u32;
+    for (i, &size) in sizes.iter().enumerate() {
+        if size < chunk_size || size > chunk_max {
+            return err(format!("slab size {size} is out of valid range"));
+        }
+        if last >= size {
+            return err(format!(
+                "slab size {size} cannot be lower than or equal to a previous class size"
+            ));
+        }
+        if size <= last.saturating_add(SLAB_SIZES_STEP) {
+            return err(format!(
+                "slab size {size} must be at least {SLAB_SIZES_STEP} bytes larger than previous class"
+            ));
+        }
+        if i >= SLAB_SIZES_MAX {
+            return err("too many slab classes specified".into());
+        }
+        last = size;
+    }
+    Ok(())
+}
+
+/// The settings admin commands change while the engine runs (`lru tune`, `lru temp_ttl`,
+/// `slabs automove ratio`, `lru_crawler sleep|tocrawl|enable|disable`): atomics the
+/// maintainer, the crawler and the store path read on every use.
+pub(crate) struct Live {
+    hot_lru_pct: AtomicU32,
+    warm_lru_pct: AtomicU32,
+    hot_max_factor: AtomicU64,
+    warm_max_factor: AtomicU64,
+    temp_lru: AtomicBool,
+    temporary_ttl: AtomicU32,
+    lru_crawler: AtomicBool,
+    lru_crawler_sleep: AtomicU32,
+    lru_crawler_tocrawl: AtomicU32,
+    slab_automove_ratio: AtomicU64,
+}
+
+/// A snapshot of the run-time tunables (what `stats settings` reports).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tunables {
+    /// Share of a class's memory HOT may hold (`lru tune`).
+    pub hot_lru_pct: u32,
+    /// Share of a class's memory WARM may hold (`lru tune`).
+    pub warm_lru_pct: u32,
+    /// HOT age limit as a multiple of COLD's tail age (`lru tune`).
+    pub hot_max_factor: f64,
+    /// WARM age limit as a multiple of COLD's tail age (`lru tune`).
+    pub warm_max_factor: f64,
+    /// Whether short-TTL items go to the TEMP LRU (`lru temp_ttl`; a negative TTL turns
+    /// it off and keeps the last TTL, as memcached does).
+    pub temp_lru: bool,
+    /// The TEMP LRU's TTL bound in seconds.
+    pub temporary_ttl: u32,
+    /// Whether the crawler runs (`lru_crawler enable|disable`).
+    pub lru_crawler: bool,
+    /// Crawler pause in microseconds every 1000 items (`lru_crawler sleep`).
+    pub lru_crawler_sleep: u32,
+    /// Items checked per class per crawl, 0 = all (`lru_crawler tocrawl`).
+    pub lru_crawler_tocrawl: u32,
+    /// Automove age ratio (`slabs automove ratio`).
+    pub slab_automove_ratio: f64,
+}
+
+impl Live {
+    pub(crate) fn new(c: &EngineConfig) -> Live {
+        Live {
+            hot_lru_pct: AtomicU32::new(c.hot_lru_pct),
+            warm_lru_pct: AtomicU32::new(c.warm_lru_pct),
+            hot_max_factor: AtomicU64::new(c.hot_max_factor.to_bits()),
+            warm_max_factor: AtomicU64::new(c.warm_max_factor.to_bits()),
+            temp_lru: AtomicBool::new(c.temporary_ttl.is_some()),
+            temporary_ttl: AtomicU32::new(c.temporary_ttl.unwrap_or(TEMPORARY_TTL_DEFAULT)),
+            lru_crawler: AtomicBool::new(c.lru_crawler),
+            lru_crawler_sleep: AtomicU32::new(c.lru_crawler_sleep),
+            lru_crawler_tocrawl: AtomicU32::new(c.lru_crawler_tocrawl),
+            slab_automove_ratio: AtomicU64::new(c.slab_automove_ratio.to_bits()),
+        }
+    }
+
+    pub(crate) fn hot_lru_pct(&self) -> u32 {
+        self.hot_lru_pct.load(Relaxed)
+    }
+    pub(crate) fn warm_lru_pct(&self) -> u32 {
+        self.warm_lru_pct.load(Relaxed)
+    }
+    pub(crate) fn hot_max_factor(&self) -> f64 {
+        f64::from_bits(self.hot_max_factor.load(Relaxed))
+    }
+    pub(crate) fn warm_max_factor(&self) -> f64 {
+        f64::from_bits(self.warm_max_factor.load(Relaxed))
+    }
+    /// The TEMP LRU's TTL bound, `None` while the TEMP LRU is off.
+    pub(crate) fn temporary_ttl(&self) -> Option<u32> {
+        self.temp_lru
+            .load(Relaxed)
+            .then(|| self.temporary_ttl.load(Relaxed))
+    }
+    pub(crate) fn lru_crawler(&self) -> bool {
+        self.lru_crawler.load(Relaxed)
+    }
+    pub(crate) fn lru_crawler_sleep(&self) -> u32 {
+        self.lru_crawler_sleep.load(Relaxed)
+    }
+    pub(crate) fn lru_crawler_tocrawl(&self) -> u32 {
+        self.lru_crawler_tocrawl.load(Relaxed)
+    }
+    pub(crate) fn slab_automove_ratio(&self) -> f64 {
+        f64::from_bits(self.slab_automove_ratio.load(Relaxed))
+    }
+
+    pub(crate) fn set_lru_tune(&self, hot: u32, warm: u32, hot_f: f64, warm_f: f64) {
+        // Four separate stores: a reader may see a mix for one pass, which is harmless
+        // (memcached's settings are plain globals written the same way).
+        self.hot_lru_pct.store(hot, Relaxed);
+        self.warm_lru_pct.store(warm, Relaxed);
+        self.hot_max_factor.store(hot_f.to_bits(), Relaxed);
+        self.warm_max_factor.store(warm_f.to_bits(), Relaxed);
+    }
+    pub(crate) fn set_temp_ttl(&self, ttl: Option<u32>) {
+        match ttl {
+            Some(t) => {
+                self.temporary_ttl.store(t, Relaxed);
+                self.temp_lru.store(true, Relaxed);
+            }
+            None => self.temp_lru.store(false, Relaxed),
+        }
+    }
+    pub(crate) fn set_lru_crawler(&self, on: bool) -> bool {
+        self.lru_crawler.swap(on, Relaxed) != on
+    }
+    pub(crate) fn set_lru_crawler_sleep(&self, us: u32) {
+        self.lru_crawler_sleep.store(us, Relaxed);
+    }
+    pub(crate) fn set_lru_crawler_tocrawl(&self, n: u32) {
+        self.lru_crawler_tocrawl.store(n, Relaxed);
+    }
+    pub(crate) fn set_slab_automove_ratio(&self, r: f64) {
+        self.slab_automove_ratio.store(r.to_bits(), Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Tunables {
+        Tunables {
+            hot_lru_pct: self.hot_lru_pct(),
+            warm_lru_pct: self.warm_lru_pct(),
+            hot_max_factor: self.hot_max_factor(),
+            warm_max_factor: self.warm_max_factor(),
+            temp_lru: self.temp_lru.load(Relaxed),
+            temporary_ttl: self.temporary_ttl.load(Relaxed),
+            lru_crawler: self.lru_crawler(),
+            lru_crawler_sleep: self.lru_crawler_sleep(),
+            lru_crawler_tocrawl: self.lru_crawler_tocrawl(),
+            slab_automove_ratio: self.slab_automove_ratio(),
+        }
+    }
+}
+
+/// memcached's default `temporary_ttl` (61 s), reported while the TEMP LRU is off.
+pub const TEMPORARY_TTL_DEFAULT: u32 = 61;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::clock::Clock;
-use crate::config::{EngineConfig, MIB};
+use crate::config::{EngineConfig, Live, Tunables, MIB};
 use crate::hash::murmur3_32;
 use crate::item::{ItemRef, ItemWriter};
 use crate::lru::{self, ClassLru, COLD, HOT, TEMP, WARM};
@@ -22,6 +22,8 @@ pub(crate) const UPDATE_INTERVAL: u32 = 60;
 /// Shared engine state (anchored by the `Engine`, pinned by every [`ItemRef`]).
 pub(crate) struct Inner {
     pub(crate) cfg: EngineConfig,
+    /// The settings admin commands change at run time (read these, not `cfg`'s copies).
+    pub(crate) live: Live,
     pub(crate) slabs: Slabs,
     pub(crate) hash: HashTables,
     pub(crate) lrus: Vec<ClassLru>,
@@ -278,7 +280,7 @@ impl Inner {
         ch.set_time(now);
         let class = self.slabs.class_of(h);
         let exp = ch.exptime();
-        let id = match self.cfg.temporary_ttl {
+        let id = match self.live.temporary_ttl() {
             Some(t) if exp != 0 && exp.saturating_sub(now) <= t => TEMP,
             _ if self.segmented.load(Relaxed) => HOT,
             _ => COLD,
@@ -671,15 +673,15 @@ impl Inner {
             }
             let total: u64 = cl.lists.iter().map(|x| x.bytes.load(Relaxed)).sum();
             let pct = if id == HOT {
-                self.cfg.hot_lru_pct
+                self.live.hot_lru_pct()
             } else {
-                self.cfg.warm_lru_pct
+                self.live.warm_lru_pct()
             };
             let over = cl.lists[id].bytes.load(Relaxed) > total * u64::from(pct) / 100;
             let factor = if id == HOT {
-                self.cfg.hot_max_factor
+                self.live.hot_max_factor()
             } else {
-                self.cfg.warm_max_factor
+                self.live.warm_max_factor()
             };
             let age = now.saturating_sub(ch.time());
             let old = f64::from(age) > f64::from(cold_age) * factor;
@@ -829,15 +831,25 @@ impl Engine {
     /// Builds an engine from a validated configuration and starts its background threads
     /// (unless `config.background_threads` is false).
     pub fn new(config: EngineConfig) -> Engine {
-        let slabs = Slabs::new(
-            config.memory_limit,
-            config.chunk_size,
-            config.growth_factor,
-            config.slab_page_size,
-            config.slab_chunk_max,
-            config.cas_enabled,
-            config.preallocate,
-        );
+        let slabs = match &config.slab_sizes {
+            Some(list) => Slabs::with_sizes(
+                config.memory_limit,
+                list,
+                config.slab_page_size,
+                config.slab_chunk_max,
+                config.cas_enabled,
+                config.preallocate,
+            ),
+            None => Slabs::new(
+                config.memory_limit,
+                config.chunk_size,
+                config.growth_factor,
+                config.slab_page_size,
+                config.slab_chunk_max,
+                config.cas_enabled,
+                config.preallocate,
+            ),
+        };
         let classes = slabs.class_count() + 1;
         let power = config.effective_hashpower();
         let inner = Inner {
@@ -861,6 +873,7 @@ impl Engine {
             reassign_running: AtomicBool::new(false),
             crawler_running: AtomicBool::new(false),
             slabs,
+            live: Live::new(&config),
             cfg: config,
         };
         let inner = Anchor::new(inner);
@@ -1143,6 +1156,78 @@ impl Engine {
         self.inner.segmented.store(on, Relaxed);
     }
 
+    /// `lru tune <hot_pct> <warm_pct> <hot_max_factor> <warm_max_factor>`: the share of a
+    /// class's bytes HOT and WARM may hold and their age limits (multiples of COLD's tail
+    /// age), used by the maintainer from its next pass. False, and nothing changes, when
+    /// the percentages add up to more than 80 or a factor is 0 or less (memcached's
+    /// checks; the server sends its messages).
+    pub fn set_lru_tune(
+        &self,
+        hot_pct: u32,
+        warm_pct: u32,
+        hot_factor: f64,
+        warm_factor: f64,
+    ) -> bool {
+        // memcached's tests, word for word: a NaN factor passes them (and then moves nothing
+        // by age, since every comparison with it is false).
+        let factors_bad = hot_factor <= 0.0 || warm_factor <= 0.0;
+        if u64::from(hot_pct) + u64::from(warm_pct) > 80 || factors_bad {
+            return false;
+        }
+        self.inner
+            .live
+            .set_lru_tune(hot_pct, warm_pct, hot_factor, warm_factor);
+        true
+    }
+
+    /// `lru temp_ttl <ttl>`: items stored from now on with a TTL up to `Some(ttl)` seconds
+    /// go to the TEMP LRU; `None` (a negative TTL) turns the TEMP LRU off and keeps the last
+    /// TTL for `stats settings`, as memcached does. Items already in TEMP are still reaped by
+    /// the maintainer. False, and nothing changes, without the LRU maintainer (memcached
+    /// only accepts the command with it).
+    pub fn set_temp_ttl(&self, ttl: Option<u32>) -> bool {
+        if !self.inner.cfg.lru_maintainer {
+            return false;
+        }
+        self.inner.live.set_temp_ttl(ttl);
+        true
+    }
+
+    /// `lru_crawler enable|disable`: whether the crawler runs (its automatic crawls and
+    /// `lru_crawler crawl`). False when it already was in that state (memcached then fails
+    /// to start or stop its thread). Needs background threads to crawl on its own.
+    pub fn set_lru_crawler(&self, on: bool) -> bool {
+        self.inner.live.set_lru_crawler(on)
+    }
+
+    /// `lru_crawler sleep <us>`: the crawler's pause every 1000 items. False (nothing
+    /// changes) above one second, memcached's limit.
+    pub fn set_lru_crawler_sleep(&self, us: u32) -> bool {
+        if us > 1_000_000 {
+            return false;
+        }
+        self.inner.live.set_lru_crawler_sleep(us);
+        true
+    }
+
+    /// `lru_crawler tocrawl <n>`: items checked per class per crawl, 0 = all; read at the
+    /// start of each crawl.
+    pub fn set_lru_crawler_tocrawl(&self, n: u32) {
+        self.inner.live.set_lru_crawler_tocrawl(n);
+    }
+
+    /// `slabs automove ratio <r>`: automove moves a page to the evicting class with the
+    /// youngest COLD tail when its age is below the oldest one's × `r` (memcached stores any
+    /// number it parses; so does this).
+    pub fn set_slab_automove_ratio(&self, ratio: f64) {
+        self.inner.live.set_slab_automove_ratio(ratio);
+    }
+
+    /// The run-time tunables' current values (`stats settings`).
+    pub fn tunables(&self) -> Tunables {
+        self.inner.live.snapshot()
+    }
+
     /// `slabs automove 0|1|2`; false (memcached replies `ERROR`) for other numbers.
     pub fn set_slab_automove(&self, mode: u8) -> bool {
         if mode > 2 {
@@ -1169,7 +1254,7 @@ impl Engine {
     /// `lru_crawler crawl <classes|all>`; `None` = all classes.
     pub fn lru_crawler_crawl(&self, classes: Option<&[u8]>) -> Result<(), CrawlError> {
         let inner = &self.inner;
-        if !inner.cfg.lru_crawler {
+        if !inner.live.lru_crawler() {
             return Err(CrawlError::Disabled);
         }
         let n = inner.slabs.class_count() as u8;

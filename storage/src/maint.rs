@@ -28,9 +28,8 @@ pub(crate) fn start(inner: &Anchor<Inner>) -> Vec<JoinHandle<()>> {
     if inner.cfg.lru_maintainer {
         v.push(spawn("evc-lru-maint", maintainer_thread));
     }
-    if inner.cfg.lru_crawler {
-        v.push(spawn("evc-crawler", crawler_thread));
-    }
+    // Always started: `lru_crawler enable` may turn the crawler on later.
+    v.push(spawn("evc-crawler", crawler_thread));
     v.push(spawn("evc-rebalance", rebalancer_thread));
     if inner.cfg.hash_expand {
         v.push(spawn("evc-hash-expand", expander_thread));
@@ -52,7 +51,9 @@ fn nap(inner: &Inner, d: Duration) -> bool {
 fn juggle_all(inner: &Inner) -> bool {
     let mut did = false;
     for class in 1..=inner.slabs.class_count() as u8 {
-        if inner.cfg.temporary_ttl.is_some() {
+        // Also after `lru temp_ttl -1`, until the items already in TEMP are gone.
+        let temp_items = inner.lrus[class as usize].lists[TEMP].count.load(Relaxed) > 0;
+        if inner.live.temporary_ttl().is_some() || temp_items {
             for _ in 0..500 {
                 if !inner.pull_tail(class, TEMP, false) {
                     break;
@@ -165,7 +166,7 @@ impl Automove {
             }
         }
         if let (Some((y, ya)), Some((o, oa))) = (youngest, oldest) {
-            if y != o && f64::from(ya) < f64::from(oa) * inner.cfg.slab_automove_ratio {
+            if y != o && f64::from(ya) < f64::from(oa) * inner.live.slab_automove_ratio() {
                 inner.request_reassign(o as i32, y as u8);
                 self.window.clear();
             }
@@ -184,8 +185,9 @@ fn crawler_thread(inner: &Inner) {
             .take();
         let now = inner.now();
         let job = job.or_else(|| {
-            // Auto mode: a full crawl every minute of server time.
-            (now >= last_auto + 60).then(|| (1..=inner.slabs.class_count() as u8).collect())
+            // Auto mode: a full crawl every minute of server time, while enabled.
+            let due = inner.live.lru_crawler() && now >= last_auto + 60;
+            due.then(|| (1..=inner.slabs.class_count() as u8).collect())
         });
         if let Some(classes) = job {
             last_auto = now;
@@ -201,7 +203,7 @@ fn crawler_thread(inner: &Inner) {
 pub(crate) fn crawl(inner: &Inner, classes: &[u8], pace: bool) {
     inner.crawler_running.store(true, Relaxed);
     inner.bg.lru_crawler_starts.fetch_add(1, Relaxed);
-    let tocrawl = inner.cfg.lru_crawler_tocrawl as u64;
+    let tocrawl = u64::from(inner.live.lru_crawler_tocrawl());
     for &class in classes {
         let cc = inner.ccount(class);
         let mut checked = 0u64;
@@ -227,11 +229,10 @@ pub(crate) fn crawl(inner: &Inner, classes: &[u8], pace: bool) {
                     }
                 }
                 inner.decref(h);
-                if pace && checked % 1000 == 0 && inner.cfg.lru_crawler_sleep > 0 {
+                let sleep = inner.live.lru_crawler_sleep();
+                if pace && checked % 1000 == 0 && sleep > 0 {
                     drop(walk);
-                    thread::sleep(Duration::from_micros(u64::from(
-                        inner.cfg.lru_crawler_sleep,
-                    )));
+                    thread::sleep(Duration::from_micros(u64::from(sleep)));
                     continue 'pages;
                 }
                 if tocrawl != 0 && checked >= tocrawl {

@@ -106,7 +106,7 @@ impl Engine {
                 line(&mut v, p("number_hot"), lr.lists[HOT].count.load(Relaxed));
                 line(&mut v, p("number_warm"), lr.lists[WARM].count.load(Relaxed));
                 line(&mut v, p("number_cold"), lr.lists[COLD].count.load(Relaxed));
-                if i.cfg.temporary_ttl.is_some() {
+                if i.live.temporary_ttl().is_some() {
                     line(&mut v, p("number_temp"), lr.lists[TEMP].count.load(Relaxed));
                 }
                 line(&mut v, p("age_hot"), age(HOT));
@@ -197,6 +197,7 @@ impl Engine {
     pub fn stats_settings(&self) -> StatLines {
         let i = &*self.inner;
         let c = &i.cfg;
+        let t = i.live.snapshot();
         let yn = |b: bool| if b { "yes" } else { "no" };
         let mut v = StatLines::new();
         line(&mut v, "maxbytes", i.slabs.limit());
@@ -212,27 +213,27 @@ impl Engine {
         line(
             &mut v,
             "slab_automove_ratio",
-            format!("{:.2}", c.slab_automove_ratio),
+            format!("{:.2}", t.slab_automove_ratio),
         );
         line(&mut v, "slab_automove_window", c.slab_automove_window);
         line(&mut v, "slab_chunk_max", c.slab_chunk_max);
-        line(&mut v, "lru_crawler", yn(c.lru_crawler));
-        line(&mut v, "lru_crawler_sleep", c.lru_crawler_sleep);
-        line(&mut v, "lru_crawler_tocrawl", c.lru_crawler_tocrawl);
+        line(&mut v, "lru_crawler", yn(t.lru_crawler));
+        line(&mut v, "lru_crawler_sleep", t.lru_crawler_sleep);
+        line(&mut v, "lru_crawler_tocrawl", t.lru_crawler_tocrawl);
         line(&mut v, "tail_repair_time", 0);
         line(&mut v, "hash_algorithm", "murmur3");
         line(&mut v, "lru_maintainer_thread", yn(c.lru_maintainer));
         line(&mut v, "lru_segmented", yn(i.segmented.load(Relaxed)));
-        line(&mut v, "hot_lru_pct", c.hot_lru_pct);
-        line(&mut v, "warm_lru_pct", c.warm_lru_pct);
-        line(&mut v, "hot_max_factor", format!("{:.2}", c.hot_max_factor));
+        line(&mut v, "hot_lru_pct", t.hot_lru_pct);
+        line(&mut v, "warm_lru_pct", t.warm_lru_pct);
+        line(&mut v, "hot_max_factor", format!("{:.2}", t.hot_max_factor));
         line(
             &mut v,
             "warm_max_factor",
-            format!("{:.2}", c.warm_max_factor),
+            format!("{:.2}", t.warm_max_factor),
         );
-        line(&mut v, "temp_lru", yn(c.temporary_ttl.is_some()));
-        line(&mut v, "temporary_ttl", c.temporary_ttl.unwrap_or(61));
+        line(&mut v, "temp_lru", yn(t.temp_lru));
+        line(&mut v, "temporary_ttl", t.temporary_ttl);
         line(&mut v, "track_sizes", "no");
         v
     }

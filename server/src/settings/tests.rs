@@ -798,6 +798,40 @@ fn slab_sizes() {
         err(&["-o", "slab_sizes"]),
         ("Missing slab_sizes argument".into(), 1)
     );
+    // memcached's 8-byte step, kept although evcached rounds classes to 4.
+    assert_eq!(
+        err(&["-o", "slab_sizes=100-108"]),
+        (
+            "slab size 108 must be at least 8 bytes larger than previous class".into(),
+            64
+        )
+    );
+    assert_eq!(
+        ok(&["-o", "slab_sizes=100-109"]).slab_sizes,
+        Some(vec![100, 109])
+    );
+    // The lower bound is -n, wherever -n appears (the list is read last).
+    for args in [
+        &["-n", "100", "-o", "slab_sizes=60-200"][..],
+        &["-o", "slab_sizes=60-200", "-n", "100"][..],
+    ] {
+        assert_eq!(err(args), ("slab size 60 is out of valid range".into(), 64));
+    }
+    assert_eq!(
+        ok(&["-n", "10", "-o", "slab_sizes=20-40"]).slab_sizes,
+        Some(vec![20, 40])
+    );
+    // The upper bound is slab_chunk_max, in either order.
+    assert_eq!(
+        err(&["-o", "slab_sizes=100-20000,slab_chunk_max=16384"]),
+        ("slab size 20000 is out of valid range".into(), 64)
+    );
+    // Empty tokens are skipped; an empty list makes memcached exit 64 silently.
+    assert_eq!(
+        ok(&["-o", "slab_sizes=100--200-"]).slab_sizes,
+        Some(vec![100, 200])
+    );
+    assert_eq!(err(&["-o", "slab_sizes="]), (String::new(), 64));
     let list = |n: u32| {
         (1..=n)
             .map(|i| (i * 100).to_string())

@@ -12,10 +12,6 @@ use super::{extended, listen, BindingProtocol, CliError, PortSetting, Settings};
 const ITEM_SIZE_MAX_UPPER: i64 = 1024 * 1024 * 1024;
 /// Smallest `-I` memcached accepts.
 const ITEM_SIZE_MAX_LOWER: i64 = 1024;
-/// memcached's array of slab classes has 64 slots; `slab_sizes` may name at most 62.
-const MAX_SLAB_SIZES: usize = 62;
-/// Smallest chunk size `slab_sizes` accepts (memcached's item header + minimum data).
-const MIN_SLAB_SIZE: u32 = 48;
 
 /// Settings under construction plus what the final checks need to know.
 #[derive(Default)]
@@ -222,7 +218,7 @@ impl Builder {
             )));
         }
         if let Some(raw) = self.slab_sizes_raw.take() {
-            s.slab_sizes = Some(parse_slab_sizes(&raw, chunk_max)?);
+            s.slab_sizes = Some(parse_slab_sizes(&raw, s.chunk_size, chunk_max)?);
         }
         if s.hot_lru_pct + s.warm_lru_pct > 80 {
             return Err(CliError::usage(
@@ -271,26 +267,22 @@ fn port_setting(p: i32) -> Result<PortSetting, CliError> {
     }
 }
 
-/// `-o slab_sizes=a-b-c`: strictly increasing sizes between 48 and `slab_chunk_max`.
-fn parse_slab_sizes(raw: &str, chunk_max: usize) -> Result<Vec<u32>, CliError> {
-    let mut sizes: Vec<u32> = Vec::new();
-    for part in raw.split('-').filter(|p| !p.is_empty()) {
-        if sizes.len() >= MAX_SLAB_SIZES {
-            return Err(CliError::usage("too many slab classes specified"));
-        }
-        let size = super::numbers::safe_strtoul(part).unwrap_or(0);
-        if size < MIN_SLAB_SIZE || size as usize > chunk_max {
-            return Err(CliError::usage(format!(
-                "slab size {size} is out of valid range"
-            )));
-        }
-        if sizes.last().is_some_and(|&prev| size <= prev) {
-            return Err(CliError::usage(format!(
-                "slab size {size} cannot be lower than or equal to a previous class size"
-            )));
-        }
-        sizes.push(size);
+/// `-o slab_sizes=a-b-c`, read once every option is known (as memcached does, so `-n`
+/// counts wherever it appears): sizes from `-n` to `slab_chunk_max`, each more than 8 bytes
+/// above the previous, at most 62; an unreadable number reads as 0. An empty list makes
+/// memcached exit 64 without a message.
+fn parse_slab_sizes(raw: &str, chunk_size: u32, chunk_max: usize) -> Result<Vec<u32>, CliError> {
+    if raw.is_empty() {
+        return Err(CliError::usage(""));
     }
+    let sizes: Vec<u32> = raw
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .map(|p| super::numbers::safe_strtoul(p).unwrap_or(0))
+        .collect();
+    let chunk_max = u32::try_from(chunk_max).unwrap_or(u32::MAX);
+    evcached_storage::config::check_slab_sizes(&sizes, chunk_size, chunk_max)
+        .map_err(|e| CliError::usage(e.message()))?;
     Ok(sizes)
 }
 

@@ -113,12 +113,55 @@ impl Slabs {
             sizes.push(size);
             size = (f64::from(size) * factor) as u32;
         }
+        Slabs::build(limit, sizes, page_size, chunk_max, cas, preallocate)
+    }
+
+    /// Builds the classes from an explicit list (`-o slab_sizes`, checked by
+    /// [`crate::config::check_slab_sizes`]), as memcached does: each size rounded up to
+    /// [`CHUNK_ALIGN`] (memcached: 8), then a last class of exactly `chunk_max`. A size below
+    /// the fixed header ([`HDR_BASE`], possible only with a tiny `-n`) could never hold an
+    /// item; it is raised to the header so page walkers reading a chunk's state word stay
+    /// inside the chunk.
+    pub fn with_sizes(
+        limit: u64,
+        list: &[u32],
+        page_size: u32,
+        chunk_max: u32,
+        cas: bool,
+        preallocate: bool,
+    ) -> Slabs {
+        let sizes = list
+            .iter()
+            .take(MAX_CLASSES - 1)
+            .map(|&s| {
+                s.div_ceil(CHUNK_ALIGN)
+                    .saturating_mul(CHUNK_ALIGN)
+                    .max(HDR_BASE as u32)
+            })
+            .collect();
+        Slabs::build(limit, sizes, page_size, chunk_max, cas, preallocate)
+    }
+
+    /// The classes `sizes` (ascending multiples of [`CHUNK_ALIGN`]) plus the `chunk_max` one.
+    fn build(
+        limit: u64,
+        mut sizes: Vec<u32>,
+        page_size: u32,
+        chunk_max: u32,
+        cas: bool,
+        preallocate: bool,
+    ) -> Slabs {
+        let hdr = HDR_BASE + if cas { CAS_SIZE } else { 0 };
         // A multiple of CHUNK_ALIGN that can hold a header, so every chunk stays aligned
         // and in bounds (unchanged for any valid `slab_chunk_max` of at least 64 bytes: it
         // divides the power-of-two page).
         let last = (chunk_max / CHUNK_ALIGN * CHUNK_ALIGN).max(hdr as u32 + CHUNK_ALIGN);
+        for s in &mut sizes {
+            // Keeps the list ascending when rounding pushed a size past an unaligned max.
+            *s = (*s).min(last);
+        }
         sizes.push(last);
-        let min = sizes[0].max(8);
+        let min = sizes.iter().copied().min().unwrap_or(last).max(8);
         let max_chunks = (page_size / min).max(1);
         let chunk_bits = 32 - (max_chunks - 1).max(1).leading_zeros();
         let max_pages = ((1u64 << (32 - chunk_bits)) - 1) as u32;
@@ -586,6 +629,27 @@ mod tests {
             assert_eq!(c.view().ptr().as_ptr() as usize % CHUNK_ALIGN as usize, 0);
             s.free_owned(c, 168);
         }
+    }
+
+    #[test]
+    fn explicit_sizes_round_to_4_and_end_at_chunk_max() {
+        let s = Slabs::with_sizes(64 << 20, &[100, 201, 1000], 1 << 20, 1 << 19, true, false);
+        assert_eq!(sizes(&s), vec![100, 204, 1000, 524_288]);
+        assert_eq!(s.perslab(2), (1 << 20) / 204);
+        assert_eq!(s.class_for(101), Some(2));
+        assert_eq!(s.class_for(1001), Some(4));
+        // memcached keeps a listed size equal to the chunk max as its own class.
+        let s = Slabs::with_sizes(64 << 20, &[48, 524_288], 1 << 20, 1 << 19, true, false);
+        assert_eq!(sizes(&s), vec![48, 524_288, 524_288]);
+        assert_eq!(s.class_for(524_288), Some(2));
+        // An empty list leaves only the chunk-max class; sizes below the fixed header are
+        // raised to it.
+        let s = Slabs::with_sizes(64 << 20, &[], 1 << 20, 1 << 19, true, false);
+        assert_eq!(sizes(&s), vec![524_288]);
+        let s = Slabs::with_sizes(64 << 20, &[1, 10, 60], 1 << 20, 1 << 19, true, false);
+        assert_eq!(sizes(&s), vec![28, 28, 60, 524_288]);
+        let c = s.alloc(3, 50).expect("chunk");
+        s.free_owned(c, 50);
     }
 
     #[test]

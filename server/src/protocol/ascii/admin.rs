@@ -8,6 +8,23 @@ use evcached_storage::CrawlError;
 use super::{noreply_of, reply, Words, BAD_FORMAT, ERROR};
 use crate::protocol::number::{parse_i32_trunc, parse_u32_trunc};
 use crate::protocol::{Ctx, Output, ValueRef};
+use crate::server::Shared;
+
+/// Copies the engine's run-time tunables into the server's `Runtime` (what `stats settings`
+/// and the crawler commands read) after an admin command changed them in the engine.
+fn mirror_tunables(shared: &Shared) {
+    let t = shared.engine.tunables();
+    let mut rt = shared.runtime();
+    rt.slab_automove_ratio = t.slab_automove_ratio;
+    rt.hot_lru_pct = t.hot_lru_pct;
+    rt.warm_lru_pct = t.warm_lru_pct;
+    rt.hot_max_factor = t.hot_max_factor;
+    rt.warm_max_factor = t.warm_max_factor;
+    rt.temporary_ttl = t.temp_lru.then_some(t.temporary_ttl);
+    rt.lru_crawler = t.lru_crawler;
+    rt.lru_crawler_sleep = t.lru_crawler_sleep;
+    rt.lru_crawler_tocrawl = t.lru_crawler_tocrawl;
+}
 
 /// `flush_all [delay] [noreply]`.
 pub(super) fn flush_all(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
@@ -107,7 +124,8 @@ pub(super) fn slabs(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
                 .and_then(|s| s.trim().parse::<f64>().ok());
             match ratio {
                 Some(r) if nt >= 5 => {
-                    ctx.shared.runtime().slab_automove_ratio = r;
+                    ctx.shared.engine.set_slab_automove_ratio(r);
+                    mirror_tunables(ctx.shared);
                     reply(out, noreply, b"OK\r\n");
                 }
                 _ => reply(out, noreply, ERROR),
@@ -161,11 +179,10 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
                     b"ERROR hot/warm age factors must be greater than 0\r\n",
                 );
             } else {
-                let mut rt = ctx.shared.runtime();
-                rt.hot_lru_pct = hot;
-                rt.warm_lru_pct = warm;
-                rt.hot_max_factor = hot_f;
-                rt.warm_max_factor = warm_f;
+                // The engine makes the same two checks, which just passed.
+                let applied = ctx.shared.engine.set_lru_tune(hot, warm, hot_f, warm_f);
+                debug_assert!(applied);
+                mirror_tunables(ctx.shared);
                 reply(out, noreply, b"OK\r\n");
             }
         }
@@ -183,8 +200,13 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
         b"temp_ttl" if nt >= 4 && maintainer => match parse_i32_trunc(w.get(2)) {
             None => reply(out, noreply, ERROR),
             Some(ttl) => {
-                ctx.shared.runtime().temporary_ttl = if ttl < 0 { None } else { Some(ttl as u32) };
-                reply(out, noreply, b"OK\r\n");
+                let ttl = u32::try_from(ttl).ok();
+                if ctx.shared.engine.set_temp_ttl(ttl) {
+                    mirror_tunables(ctx.shared);
+                    reply(out, noreply, b"OK\r\n");
+                } else {
+                    reply(out, noreply, ERROR);
+                }
             }
         },
         _ => reply(out, noreply, ERROR),
@@ -231,36 +253,35 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
         (4, b"metadump") => super::dump::metadump(w, out, ctx),
         (4, b"tocrawl") => match parse_u32_trunc(w.get(2)) {
             Some(n) => {
-                shared.runtime().lru_crawler_tocrawl = n;
+                shared.engine.set_lru_crawler_tocrawl(n);
+                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
             }
             None => reply(out, false, BAD_FORMAT),
         },
         (4, b"sleep") => match parse_u32_trunc(w.get(2)) {
-            Some(us) if us > 1_000_000 => reply(
+            Some(us) if shared.engine.set_lru_crawler_sleep(us) => {
+                mirror_tunables(shared);
+                reply(out, false, b"OK\r\n");
+            }
+            Some(_) => reply(
                 out,
                 false,
                 b"CLIENT_ERROR sleep must be one second or less\r\n",
             ),
-            Some(us) => {
-                shared.runtime().lru_crawler_sleep = us;
-                reply(out, false, b"OK\r\n");
-            }
             None => reply(out, false, BAD_FORMAT),
         },
         (3, b"enable") => {
-            let mut rt = shared.runtime();
-            if rt.lru_crawler {
-                reply(out, false, b"ERROR failed to start lru crawler thread\r\n");
-            } else {
-                rt.lru_crawler = true;
+            if shared.engine.set_lru_crawler(true) {
+                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
+            } else {
+                reply(out, false, b"ERROR failed to start lru crawler thread\r\n");
             }
         }
         (3, b"disable") => {
-            let mut rt = shared.runtime();
-            if rt.lru_crawler {
-                rt.lru_crawler = false;
+            if shared.engine.set_lru_crawler(false) {
+                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
             } else {
                 reply(out, false, b"ERROR failed to stop lru crawler thread\r\n");
