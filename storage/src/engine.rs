@@ -1277,7 +1277,7 @@ impl Engine {
     }
 
     /// Runs one round of every background task on the calling thread: LRU juggling, a full
-    /// crawl, any queued page move, and a complete hash table expansion if one is due. For
+    /// crawl (while the crawler is enabled), any queued page move, and a complete hash table expansion if one is due. For
     /// tests and for engines started without background threads.
     pub fn run_maintenance(&self) {
         crate::maint::run_once(&self.inner);

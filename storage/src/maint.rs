@@ -438,8 +438,10 @@ pub(crate) fn expand_if_needed(inner: &Inner) {
 /// Every background task once, on the calling thread.
 pub(crate) fn run_once(inner: &Inner) {
     juggle_all(inner);
-    let classes: Vec<u8> = (1..=inner.slabs.class_count() as u8).collect();
-    crawl(inner, &classes, false);
+    if inner.live.lru_crawler() {
+        let classes: Vec<u8> = (1..=inner.slabs.class_count() as u8).collect();
+        crawl(inner, &classes, false);
+    }
     let job = inner
         .signal
         .lock()
