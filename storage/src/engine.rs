@@ -1194,8 +1194,9 @@ impl Engine {
     }
 
     /// `lru_crawler enable|disable`: whether the crawler runs (its automatic crawls and
-    /// `lru_crawler crawl`). False when it already was in that state (memcached then fails
-    /// to start or stop its thread). Needs background threads to crawl on its own.
+    /// `lru_crawler crawl`). False when it already was in that state (memcached's `enable`
+    /// then fails to start its thread; its `disable` still replies OK). Needs background
+    /// threads to crawl on its own.
     pub fn set_lru_crawler(&self, on: bool) -> bool {
         self.inner.live.set_lru_crawler(on)
     }

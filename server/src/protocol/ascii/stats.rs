@@ -337,12 +337,10 @@ fn settings(out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     stat(out, "warm_lru_pct", rt.warm_lru_pct);
     stat(out, "hot_max_factor", format!("{:.2}", rt.hot_max_factor));
     stat(out, "warm_max_factor", format!("{:.2}", rt.warm_max_factor));
-    stat(out, "temp_lru", yes_no(rt.temporary_ttl.is_some()));
-    stat(
-        out,
-        "temporary_ttl",
-        rt.temporary_ttl.unwrap_or(s.temporary_ttl),
-    );
+    // The engine keeps the last TTL after `lru temp_ttl -1`, as memcached does.
+    let live = sh.engine.tunables();
+    stat(out, "temp_lru", yes_no(live.temp_lru));
+    stat(out, "temporary_ttl", live.temporary_ttl);
     stat(out, "idle_timeout", s.idle_timeout);
     stat(out, "watcher_logbuf_size", s.watcher_logbuf_size);
     stat(out, "worker_logbuf_size", s.worker_logbuf_size);
