@@ -78,6 +78,7 @@ mod stats;
 mod statsfmt;
 mod store;
 mod types;
+mod walk;
 
 pub use config::{ConfigError, EngineConfig};
 pub use engine::Engine;
@@ -89,3 +90,4 @@ pub use types::{
     CrawlError, DeleteResult, DeltaError, DeltaResult, MemLimitError, ReassignError, StatLines,
     StoreError, StoreMode, StoreResult,
 };
+pub use walk::WalkCursor;
