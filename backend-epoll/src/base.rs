@@ -93,16 +93,6 @@ impl EpollRegistry {
             other => other,
         }
     }
-
-    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
-        let change = self.table.add(fd.as_raw_fd(), token, interest)?;
-        self.apply(fd, change)
-    }
-
-    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
-        let change = self.table.remove_interest(fd.as_raw_fd(), interest)?;
-        self.apply(fd, change)
-    }
 }
 
 impl EventBase for EpollBase {
@@ -198,24 +188,14 @@ impl EpollBase {
 }
 
 impl Registry for EpollRegistry {
-    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN)
+    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
+        let change = self.table.add(fd.as_raw_fd(), token, interest)?;
+        self.apply(fd, change)
     }
 
-    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::IN)
-    }
-
-    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::OUT)
-    }
-
-    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::OUT)
-    }
-
-    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN | Interest::OUT)
+    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let change = self.table.remove_interest(fd.as_raw_fd(), interest)?;
+        self.apply(fd, change)
     }
 
     fn del_conn(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {

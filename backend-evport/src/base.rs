@@ -120,18 +120,6 @@ impl EvportRegistry {
         res
     }
 
-    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
-        let raw = fd.as_raw_fd();
-        let change = self.table.add(raw, token, interest)?;
-        self.apply(raw, &change)
-    }
-
-    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
-        let raw = fd.as_raw_fd();
-        let change = self.table.remove_interest(raw, interest)?;
-        self.apply(raw, &change)
-    }
-
     /// Re-associates the fds delivered in the last batch that are still registered,
     /// with their current interest. On an error the failed fd and the rest stay pending
     /// for the next `wait`.
@@ -275,24 +263,16 @@ impl EventBase for EvportBase {
 }
 
 impl Registry for EvportRegistry {
-    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN)
+    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        let change = self.table.add(raw, token, interest)?;
+        self.apply(raw, &change)
     }
 
-    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::IN)
-    }
-
-    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::OUT)
-    }
-
-    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::OUT)
-    }
-
-    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN | Interest::OUT)
+    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        let change = self.table.remove_interest(raw, interest)?;
+        self.apply(raw, &change)
     }
 
     fn del_conn(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {

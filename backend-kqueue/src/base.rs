@@ -145,20 +145,6 @@ impl KqueueRegistry {
         }
     }
 
-    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
-        let raw = fd.as_raw_fd();
-        let change = self.table.add(raw, token, interest)?;
-        self.apply(raw, &change);
-        Ok(())
-    }
-
-    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
-        let raw = fd.as_raw_fd();
-        let change = self.table.remove_interest(raw, interest)?;
-        self.apply(raw, &change);
-        Ok(())
-    }
-
     /// Forgets `fd` (table, queued changes) and returns the filters the kernel has.
     fn forget(&mut self, fd: RawFd) -> io::Result<Interest> {
         self.table.remove(fd)?;
@@ -298,24 +284,18 @@ impl KqueueBase {
 }
 
 impl Registry for KqueueRegistry {
-    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN)
+    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        let change = self.table.add(raw, token, interest)?;
+        self.apply(raw, &change);
+        Ok(())
     }
 
-    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::IN)
-    }
-
-    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::OUT)
-    }
-
-    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::OUT)
-    }
-
-    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN | Interest::OUT)
+    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        let change = self.table.remove_interest(raw, interest)?;
+        self.apply(raw, &change);
+        Ok(())
     }
 
     fn del_conn(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {

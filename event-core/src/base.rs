@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use crate::{Ready, Token};
+use crate::{Interest, Ready, Token};
 
 /// Interest changes. Reachable from outside `wait` through [`EventBase::registry`] and
 /// from inside it as the first argument of the callback, so a handler can change
@@ -14,18 +14,14 @@ use crate::{Ready, Token};
 /// Every call is idempotent against the base's per-fd table: adding interest that is
 /// already armed and removing interest that is absent are no-ops (no syscall).
 pub trait Registry {
-    /// Arms read interest for `fd`, registering it with `token` if it is new.
-    /// Passing a different token for a registered fd replaces its token.
-    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()>;
-    /// Disarms read interest. The fd stays registered (with its token) even when no
+    /// Arms `interest` for `fd` (added to what is already armed), registering it with
+    /// `token` if it is new. Passing a different token for a registered fd replaces its
+    /// token. A backend implements this and [`Registry::del`]; twemproxy's verbs
+    /// (`add_in`, `add_out`, `add_conn`, ...) are shorthands over them.
+    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
+    /// Disarms `interest`. The fd stays registered (with its token) even when no
     /// interest is left. Unknown fd: `NotFound`.
-    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
-    /// Arms write interest for `fd`, registering it with `token` if it is new.
-    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()>;
-    /// Disarms write interest. Unknown fd: `NotFound`.
-    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
-    /// Arms both directions (`add_in` + `add_out` in one kernel call where possible).
-    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()>;
+    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()>;
     /// Removes `fd` from the base entirely. Must be called before the fd is closed.
     /// After it returns, no event for this registration is delivered, not even later in
     /// the current batch. Unknown fd: `NotFound`.
@@ -38,6 +34,27 @@ pub trait Registry {
         let res = self.del_conn(fd.as_fd());
         drop(fd);
         res
+    }
+
+    /// Arms read interest for `fd`, registering it with `token` if it is new.
+    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
+        self.add(fd, token, Interest::IN)
+    }
+    /// Disarms read interest. Unknown fd: `NotFound`.
+    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.del(fd, Interest::IN)
+    }
+    /// Arms write interest for `fd`, registering it with `token` if it is new.
+    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
+        self.add(fd, token, Interest::OUT)
+    }
+    /// Disarms write interest. Unknown fd: `NotFound`.
+    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.del(fd, Interest::OUT)
+    }
+    /// Arms both directions in one kernel call where possible.
+    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
+        self.add(fd, token, Interest::IN | Interest::OUT)
     }
 }
 

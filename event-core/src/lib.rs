@@ -68,9 +68,10 @@
 //!
 //! A backend crate is `#![cfg(...)]`-gated to its OS family and laid out like
 //! `backend-epoll`: `lib.rs` (gate, re-exports), `sys.rs` (the only `unsafe`, one
-//! `// SAFETY:` per block), `base.rs` (the trait impl in twemproxy's order: `new`,
-//! `add_in`, `del_in`, `add_out`, `del_out`, `add_conn`, `del_conn`, `close_conn`,
-//! `wait`), `waker.rs`, `ready.rs` (flag mapping with a doc table), and
+//! `// SAFETY:` per block), `base.rs` (the trait impls: `Registry::add`/`del`/`del_conn`
+//! and, where closing alone deregisters, `close_conn`; twemproxy's `add_in`, `del_in`,
+//! `add_out`, `del_out` and `add_conn` are provided over `add`/`del`; then `EventBase`'s
+//! `with_capacity`, `registry`, `waker` and `wait`), `waker.rs`, `ready.rs` (flag mapping with a doc table), and
 //! `tests/conformance.rs` calling [`conformance_tests!`]. The recipe:
 //!
 //! - Split the base into an event buffer and a registry struct (kernel fd, [`FdTable`],

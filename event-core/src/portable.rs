@@ -132,16 +132,6 @@ impl PortableRegistry {
         }
     }
 
-    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
-        let change = self.table.add(fd.as_raw_fd(), token, interest)?;
-        self.apply(fd, change)
-    }
-
-    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
-        let change = self.table.remove_interest(fd.as_raw_fd(), interest)?;
-        self.apply(fd, change)
-    }
-
     /// Oneshot mode: re-arms the fds delivered in the previous batch that are still
     /// registered with some interest, using their current interest.
     fn rearm_pending(&mut self) -> io::Result<()> {
@@ -170,24 +160,14 @@ impl PortableRegistry {
 }
 
 impl Registry for PortableRegistry {
-    fn add_in(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN)
+    fn add(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
+        let change = self.table.add(fd.as_raw_fd(), token, interest)?;
+        self.apply(fd, change)
     }
 
-    fn del_in(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::IN)
-    }
-
-    fn add_out(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::OUT)
-    }
-
-    fn del_out(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.del(fd, Interest::OUT)
-    }
-
-    fn add_conn(&mut self, fd: BorrowedFd<'_>, token: Token) -> io::Result<()> {
-        self.add(fd, token, Interest::IN | Interest::OUT)
+    fn del(&mut self, fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        let change = self.table.remove_interest(fd.as_raw_fd(), interest)?;
+        self.apply(fd, change)
     }
 
     fn del_conn(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -11,34 +11,24 @@ use evcached::net::stream::Stream;
 use evcached::protocol::{Ctx, Session};
 use evcached::server::Shared;
 use evcached::stats::ThreadStats;
-use event_core::{Registry, Token};
+use event_core::{Interest, Registry, Token};
 
 use crate::session::{End, Transcript};
 
 /// A registry that only records write interest: the harness itself decides when the
 /// connection is driven, so no kernel readiness is needed.
 #[derive(Default)]
-struct Interest {
+struct WriteInterest {
     write: bool,
 }
 
-impl Registry for Interest {
-    fn add_in(&mut self, _fd: BorrowedFd<'_>, _token: Token) -> io::Result<()> {
+impl Registry for WriteInterest {
+    fn add(&mut self, _fd: BorrowedFd<'_>, _token: Token, interest: Interest) -> io::Result<()> {
+        self.write |= interest.contains(Interest::OUT);
         Ok(())
     }
-    fn del_in(&mut self, _fd: BorrowedFd<'_>) -> io::Result<()> {
-        Ok(())
-    }
-    fn add_out(&mut self, _fd: BorrowedFd<'_>, _token: Token) -> io::Result<()> {
-        self.write = true;
-        Ok(())
-    }
-    fn del_out(&mut self, _fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.write = false;
-        Ok(())
-    }
-    fn add_conn(&mut self, _fd: BorrowedFd<'_>, _token: Token) -> io::Result<()> {
-        self.write = true;
+    fn del(&mut self, _fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+        self.write &= !interest.contains(Interest::OUT);
         Ok(())
     }
     fn del_conn(&mut self, _fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -73,7 +63,7 @@ impl Peer {
 /// Drives until the connection waits for input, or closes. Returns false once closed.
 fn pump(
     conn: &mut Conn,
-    reg: &mut Interest,
+    reg: &mut WriteInterest,
     shared: &Shared,
     stats: &ThreadStats,
     pool: &mut BufPool,
@@ -126,7 +116,7 @@ pub fn deliver(shared: &Shared, input: &[u8], chunks: &[usize]) -> Transcript {
     cli.set_nonblocking(true).expect("nonblocking");
     let stats = ThreadStats::default();
     let mut pool = BufPool::default();
-    let mut reg = Interest::default();
+    let mut reg = WriteInterest::default();
     let session = Session::new(shared.protocol_mode);
     let mut conn = Conn::new(Stream::Unix(srv), Token(1), session, shared.now(), false);
     let mut peer = Peer {
