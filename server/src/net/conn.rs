@@ -13,6 +13,12 @@
 //! One readiness event runs: read once, parse up to `-R` commands, write once with
 //! `writev`. A connection that used up its `-R` budget with input left yields and is
 //! resumed from the worker's yielded list without waiting for a new edge.
+//!
+//! `lru_crawler metadump` streams: the connection holds a [`MetaDump`] and, instead of
+//! parsing, writes one batch of it per drive: when the batch is written out it yields
+//! (other connections run, then it is resumed for the next batch); when the client reads
+//! slowly it waits in `Writing` for write readiness like any large reply. Its later
+//! commands stay buffered until `END`.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd};
@@ -22,6 +28,7 @@ use std::sync::Arc;
 use event_core::{Registry, Token};
 
 use crate::net::stream::Stream;
+use crate::protocol::ascii::MetaDump;
 use crate::protocol::{Ctx, Output, Progress, Session, ValueRef};
 use crate::stats::add;
 
@@ -107,6 +114,8 @@ pub struct Conn {
     session: Session,
     /// Queued replies.
     pub out: Output<ValueRef>,
+    /// A metadump being streamed: the connection belongs to it until `END`.
+    dump: Option<Box<MetaDump>>,
     /// Write interest currently armed.
     write_armed: bool,
     /// Server clock (seconds) of the last command, for idle_timeout and `stats conns`
@@ -139,6 +148,7 @@ impl Conn {
             rlen: 0,
             session,
             out: Output::new(),
+            dump: None,
             write_armed: false,
             last_cmd: Arc::new(AtomicU32::new(now)),
             yielded: false,
@@ -149,7 +159,10 @@ impl Conn {
 
     /// True when the connection has no partial command buffered (idle_timeout may kick it).
     pub fn is_idle(&self) -> bool {
-        self.rpos == self.rlen && self.out.is_empty() && self.session.is_idle()
+        self.rpos == self.rlen
+            && self.out.is_empty()
+            && self.session.is_idle()
+            && self.dump.is_none()
     }
 
     /// Makes room for `need` more bytes after the unparsed data.
@@ -250,6 +263,7 @@ impl Conn {
         budget: usize,
     ) -> Outcome {
         ctx.conn_fd = self.stream.as_fd().as_raw_fd();
+        ctx.stream_dumps = true;
         match self.run(reg, ctx, pool, budget) {
             Ok(o) => o,
             Err(_) => {
@@ -284,8 +298,17 @@ impl Conn {
         let mut need = 0usize;
         let mut read_done = false;
         loop {
+            if self.dump.is_some() {
+                if let Some(outcome) = self.dump_batch(reg, ctx)? {
+                    return Ok(outcome);
+                }
+            }
             // Parse everything buffered, within budget and the output limit.
-            while left > 0 && self.rpos < self.rlen && self.out.pending() < OUT_LIMIT {
+            while left > 0
+                && self.rpos < self.rlen
+                && self.out.pending() < OUT_LIMIT
+                && self.dump.is_none()
+            {
                 self.state = State::Parsing;
                 match self
                     .session
@@ -296,6 +319,7 @@ impl Conn {
                         left -= 1;
                         need = 0;
                         self.last_cmd.store(ctx.now, Relaxed);
+                        self.dump = ctx.dump.take();
                     }
                     Progress::Partial(n) => {
                         self.rpos += n;
@@ -323,6 +347,9 @@ impl Conn {
                 }
                 self.arm_write(reg)?;
                 return Ok(Outcome::Idle);
+            }
+            if self.dump.is_some() {
+                continue; // a metadump started: its first batch
             }
             if self.out.pending() >= OUT_LIMIT {
                 // Back-pressure: write what we can; stop reading while it stays high.
@@ -400,6 +427,33 @@ impl Conn {
         self.release_buf(pool);
         self.out.shrink_idle(64 * 1024);
         Ok(Outcome::Idle)
+    }
+
+    /// Writes the next batch of the metadump in progress. Returns the outcome when the
+    /// drive ends here (waiting for the client to read, or yielding between batches), or
+    /// None once `END` is written and the connection goes back to its commands.
+    fn dump_batch<R: Registry>(
+        &mut self,
+        reg: &mut R,
+        ctx: &mut Ctx<'_>,
+    ) -> io::Result<Option<Outcome>> {
+        if let Some(dump) = self.dump.as_mut() {
+            if dump.next_batch(&mut self.out, &ctx.shared.engine) {
+                self.dump = None;
+            }
+        }
+        if !self.flush(ctx)? {
+            self.state = State::Writing;
+            self.arm_write(reg)?;
+            return Ok(Some(Outcome::Idle));
+        }
+        self.disarm_write(reg)?;
+        if self.dump.is_some() {
+            // Written out: let the worker serve others, then come back for the next batch.
+            self.state = State::Parsing;
+            return Ok(Some(Outcome::Yield));
+        }
+        Ok(None)
     }
 
     fn arm_write<R: Registry>(&mut self, reg: &mut R) -> io::Result<()> {

@@ -60,13 +60,8 @@ impl UdpServer {
             if total != 1 {
                 continue; // multi-datagram requests are not supported (as in memcached)
             }
-            let mut ctx = Ctx {
-                shared,
-                stats,
-                now: shared.now(),
-                udp: true,
-                conn_fd: -1,
-            };
+            let mut ctx = Ctx::new(shared, stats);
+            ctx.udp = true;
             // memcached decides per datagram, whatever -B says: a first byte of 0x80 is
             // a binary request, anything else text.
             let mut session = Session::new(BindingProtocol::Auto);

@@ -85,6 +85,11 @@ pub struct Ctx<'a> {
     pub udp: bool,
     /// Descriptor of the requesting connection (-1 for UDP), for `stats conns`.
     pub conn_fd: i32,
+    /// The caller streams `lru_crawler metadump`: the command leaves its
+    /// [`ascii::MetaDump`] in `dump` instead of writing the whole listing.
+    pub stream_dumps: bool,
+    /// A metadump the last command started, for a streaming caller to take.
+    pub dump: Option<Box<ascii::MetaDump>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -96,6 +101,8 @@ impl<'a> Ctx<'a> {
             now: shared.now(),
             udp: false,
             conn_fd: -1,
+            stream_dumps: false,
+            dump: None,
         }
     }
 }

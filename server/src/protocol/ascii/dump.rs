@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use evcached_storage::{CrawlError, ItemRef};
+use evcached_storage::{CrawlError, Engine, ItemRef, WalkCursor};
 
 use super::{reply, Words, BAD_FORMAT};
 use crate::protocol::number::parse_u32_trunc;
@@ -54,12 +54,22 @@ pub(super) fn cachedump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>
     out.end_object();
 }
 
+/// Text produced per batch of a streamed metadump before the client must read it: the
+/// connection holds at most about this much dump output at a time.
+pub const DUMP_BATCH: usize = 64 * 1024;
+/// Items walked per engine call while filling a batch (the walk lock is held for one call).
+const WALK_STEP: usize = 128;
+
 /// `lru_crawler metadump <all|hash|id[,id...]>`: one
 /// `key=<uri-encoded> exp=<unix|-1> la=<unix> cas=<n> fetch=<yes|no> cls=<n> size=<n>` line
 /// (ended by a bare `\n`) per live item, then `END\r\n`. The items come from a walk of the
 /// engine's slab pages, so their order is page order (memcached walks each LRU tail
 /// first); `hash` lists every class. `size` is evcached's own item size.
-pub(super) fn metadump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
+///
+/// A stream connection (`ctx.stream_dumps`) gets the dump as a [`MetaDump`] in `ctx.dump`
+/// and writes it batch by batch as its client reads (see [`MetaDump`]); anything else
+/// (UDP, in-process drivers) gets the whole listing now.
+pub(super) fn metadump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let shared = ctx.shared;
     if !shared.runtime().lru_crawler {
         return line(out, &CrawlError::Disabled.to_string());
@@ -88,14 +98,51 @@ pub(super) fn metadump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>)
             Err(e) => return line(out, &e.to_string()),
         }
     };
-    let engine = &shared.engine;
-    let started = engine.process_started();
-    let buf = out.text_buf();
-    let start = buf.len();
-    engine.for_each_item(classes.as_deref(), |it| meta_line(buf, it, started));
-    buf.extend_from_slice(b"END\r\n");
-    out.commit_text(start);
-    out.end_object();
+    let mut dump = MetaDump {
+        cursor: WalkCursor::new(classes.as_deref()),
+        started: shared.engine.process_started(),
+    };
+    if ctx.stream_dumps {
+        ctx.dump = Some(Box::new(dump));
+        return;
+    }
+    while !dump.next_batch(out, &shared.engine) {}
+}
+
+/// A metadump in progress on one connection. Like memcached, the connection belongs to
+/// the dump until `END`: its later commands wait. The connection calls
+/// [`MetaDump::next_batch`] whenever its output has drained, writes the batch, and goes
+/// back to its worker's event loop in between, so other connections are served and a
+/// slow reader holds about one batch ([`DUMP_BATCH`]) of output, not the whole listing.
+/// Which items a listing holds when the cache changes under it is
+/// [`evcached_storage::WalkCursor`]'s guarantee.
+pub struct MetaDump {
+    cursor: WalkCursor,
+    started: i64,
+}
+
+impl MetaDump {
+    /// Appends the next batch of lines (about [`DUMP_BATCH`] bytes) to `out`, and `END` after
+    /// the last item; returns true once `END` is appended.
+    pub fn next_batch(&mut self, out: &mut Output<ValueRef>, engine: &Engine) -> bool {
+        let started = self.started;
+        let buf = out.text_buf();
+        let start = buf.len();
+        while buf.len() - start < DUMP_BATCH && !self.cursor.is_done() {
+            engine.walk_items(&mut self.cursor, WALK_STEP, |it| {
+                meta_line(buf, it, started)
+            });
+        }
+        let done = self.cursor.is_done();
+        if done {
+            buf.extend_from_slice(b"END\r\n");
+        }
+        out.commit_text(start);
+        if done {
+            out.end_object();
+        }
+        done
+    }
 }
 
 fn line(out: &mut Output<ValueRef>, msg: &str) {

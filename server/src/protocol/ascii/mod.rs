@@ -9,6 +9,7 @@ mod storage;
 mod words;
 
 use super::{Ctx, Output, Progress, Session, ValueRef};
+pub use dump::{MetaDump, DUMP_BATCH};
 pub use storage::{continue_value, PendingValue};
 pub use words::Words;
 
