@@ -225,8 +225,9 @@ impl ConnTable {
     }
 }
 
-/// Settings the admin commands change at run time (`lru tune`, `lru_crawler sleep`, ...)
-/// that the engine does not own; `stats settings` reports them.
+/// Settings the admin commands change at run time (`lru tune`, `lru_crawler sleep`, ...),
+/// as `stats settings` reports them. The engine owns the live values: each command
+/// pushes its change there (`Engine::set_lru_tune`, ...) and records it here.
 #[derive(Clone, Debug)]
 pub struct Runtime {
     /// `slabs automove ratio`.
