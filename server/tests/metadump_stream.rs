@@ -157,3 +157,43 @@ fn commands_pipelined_behind_a_metadump_run_after_end() {
         b" dumpkey0000001 0 8\r\nvalue123\r\nEND\r\n"
     );
 }
+
+#[test]
+fn sigterm_during_a_metadump_finishes_it_then_exits_zero() {
+    use reliability_support::{signal, wait_exit, Proc};
+    let mut p = Proc::start(
+        &support::Kind::Evcached(None),
+        &["-p", "-1", "-U", "0", "-l", "127.0.0.1", "-t", "1"],
+        |_| {},
+    );
+    let items = 100_000;
+    load(p.port, items);
+    let mut dump = TcpStream::connect(("127.0.0.1", p.port)).expect("connect");
+    dump.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    dump.write_all(b"lru_crawler metadump all\r\n").unwrap();
+    let mut got = vec![0u8; 16 * 1024];
+    let n = dump.read(&mut got).expect("first dump bytes");
+    got.truncate(n);
+    // Stopped mid-dump (most of its ~9 MB are still to come): the dump still ends in END.
+    signal(p.pid(), nix::sys::signal::Signal::SIGTERM);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match dump.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    }
+    assert!(
+        got.ends_with(b"END\r\n"),
+        "the dump was cut at {} bytes",
+        got.len()
+    );
+    let lines = got
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"key="))
+        .count();
+    assert_eq!(lines, items);
+    let exit = wait_exit(&mut p.child, Duration::from_secs(20));
+    assert_eq!(exit.map(|e| e.0), Some(Some(0)));
+}

@@ -287,6 +287,11 @@ impl Conn {
                 return Ok(Outcome::Idle);
             }
             if self.state == State::Closing {
+                if self.dump.is_some() {
+                    // A graceful stop lets a metadump in progress finish (within the
+                    // worker's grace period).
+                    return Ok(self.dump_batch(reg, ctx)?.unwrap_or(Outcome::Close));
+                }
                 self.state = State::Closed;
                 return Ok(Outcome::Close);
             }
@@ -431,7 +436,8 @@ impl Conn {
 
     /// Writes the next batch of the metadump in progress. Returns the outcome when the
     /// drive ends here (waiting for the client to read, or yielding between batches), or
-    /// None once `END` is written and the connection goes back to its commands.
+    /// None once `END` is written and the connection goes back to its commands (a
+    /// `Closing` connection is `Closed` then).
     fn dump_batch<R: Registry>(
         &mut self,
         reg: &mut R,
@@ -442,16 +448,24 @@ impl Conn {
                 self.dump = None;
             }
         }
+        let closing = self.state == State::Closing;
         if !self.flush(ctx)? {
-            self.state = State::Writing;
+            if !closing {
+                self.state = State::Writing;
+            }
             self.arm_write(reg)?;
             return Ok(Some(Outcome::Idle));
         }
         self.disarm_write(reg)?;
         if self.dump.is_some() {
             // Written out: let the worker serve others, then come back for the next batch.
-            self.state = State::Parsing;
+            if !closing {
+                self.state = State::Parsing;
+            }
             return Ok(Some(Outcome::Yield));
+        }
+        if closing {
+            self.state = State::Closed;
         }
         Ok(None)
     }
@@ -470,6 +484,12 @@ impl Conn {
             self.write_armed = false;
         }
         Ok(())
+    }
+
+    /// True while replies are queued or a metadump is in progress (a graceful stop waits
+    /// for them).
+    pub fn busy(&self) -> bool {
+        !self.out.is_empty() || self.dump.is_some()
     }
 
     /// Read-buffer bytes held (for shrink checks and tests).

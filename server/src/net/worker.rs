@@ -267,7 +267,7 @@ impl<B: EventBase> Worker<B> {
         let ids: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for id in ids {
             let conn = &mut self.conns[id];
-            if conn.out.is_empty() {
+            if !conn.busy() {
                 self.close(id);
             } else {
                 conn.state = State::Closing;
