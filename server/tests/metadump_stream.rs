@@ -197,3 +197,16 @@ fn sigterm_during_a_metadump_finishes_it_then_exits_zero() {
     let exit = wait_exit(&mut p.child, Duration::from_secs(20));
     assert_eq!(exit.map(|e| e.0), Some(Some(0)));
 }
+
+#[test]
+fn metadump_after_flush_all_walks_empty_batches_to_end() {
+    let server = Server::evcached(&["-t", "1"]);
+    load(server.port, 200_000);
+    let mut c = server.connect();
+    c.send(b"flush_all\r\n");
+    assert_eq!(c.read_until(b"\r\n").bytes, b"OK\r\n");
+    // Every chunk is still cut but none is live: batches with no lines, then END.
+    c.send(b"lru_crawler metadump all\r\nversion\r\n");
+    assert_eq!(c.read_until(b"END\r\n").bytes, b"END\r\n");
+    assert!(c.read_until(b"\r\n").bytes.starts_with(b"VERSION "));
+}

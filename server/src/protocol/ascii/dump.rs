@@ -59,6 +59,9 @@ pub(super) fn cachedump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &Ctx<'_>
 pub const DUMP_BATCH: usize = 64 * 1024;
 /// Items walked per engine call while filling a batch (the walk lock is held for one call).
 const WALK_STEP: usize = 128;
+/// Engine calls per batch at most, so a batch over sparse pages (mostly free or expired
+/// chunks) stays short too; such a batch may hold few lines or none.
+const WALK_CALLS: usize = 64;
 
 /// `lru_crawler metadump <all|hash|id[,id...]>`: one
 /// `key=<uri-encoded> exp=<unix|-1> la=<unix> cas=<n> fetch=<yes|no> cls=<n> size=<n>` line
@@ -128,7 +131,9 @@ impl MetaDump {
         let started = self.started;
         let buf = out.text_buf();
         let start = buf.len();
-        while buf.len() - start < DUMP_BATCH && !self.cursor.is_done() {
+        let mut calls = 0;
+        while buf.len() - start < DUMP_BATCH && !self.cursor.is_done() && calls < WALK_CALLS {
+            calls += 1;
             engine.walk_items(&mut self.cursor, WALK_STEP, |it| {
                 meta_line(buf, it, started)
             });
