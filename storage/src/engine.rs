@@ -828,6 +828,22 @@ impl Inner {
 }
 
 impl Engine {
+    /// A reference to the item in chunk `h` if it is linked and live at `now` (walkers
+    /// that found the chunk by address: metadump, [`Engine::for_each_item`]).
+    pub(crate) fn live_ref(&self, h: u32, now: u32) -> Option<ItemRef> {
+        let inner = &self.inner;
+        if !inner.try_ref_linked(h) {
+            return None;
+        }
+        let ch = inner.slabs.chunk(h);
+        if inner.is_expired(ch, now) || inner.is_flushed(ch, now) {
+            inner.decref(h);
+            return None;
+        }
+        let fetched = ch.state().load(Relaxed) & FETCHED != 0;
+        Some(ItemRef::new(inner.pin(), h, fetched))
+    }
+
     /// Builds an engine from a validated configuration and starts its background threads
     /// (unless `config.background_threads` is false).
     pub fn new(config: EngineConfig) -> Engine {
@@ -1351,18 +1367,12 @@ impl Engine {
                         continue;
                     }
                     let now = inner.now();
-                    for h in inner.slabs.page_handles(page) {
-                        if !inner.try_ref_linked(h) {
-                            continue;
-                        }
-                        let ch = inner.slabs.chunk(h);
-                        if inner.is_expired(ch, now) || inner.is_flushed(ch, now) {
-                            inner.decref(h);
-                            continue;
-                        }
-                        let fetched = ch.state().load(Relaxed) & FETCHED != 0;
-                        refs.push(ItemRef::new(inner.pin(), h, fetched));
-                    }
+                    refs.extend(
+                        inner
+                            .slabs
+                            .page_handles(page)
+                            .filter_map(|h| self.live_ref(h, now)),
+                    );
                 }
                 // Call back outside the walk lock: `f` may be slow (writing to a client).
                 refs.iter().for_each(&mut f);

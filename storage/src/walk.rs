@@ -25,11 +25,8 @@
 //!   not yet) or not at all (its old chunk was not walked yet, its new one was).
 //!   memcached's LRU crawler gives no stronger promise for items that move during its walk.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use crate::engine::Engine;
 use crate::item::ItemRef;
-use crate::memory::FETCHED;
 
 /// Upper bound on chunk positions looked at per requested item in one call, so a call over
 /// sparse pages (mostly free chunks) stays short too.
@@ -137,16 +134,7 @@ impl Engine {
                 }
                 scan_left -= 1;
                 idx += 1;
-                if !inner.try_ref_linked(h) {
-                    continue;
-                }
-                let ch = inner.slabs.chunk(h);
-                if inner.is_expired(ch, now) || inner.is_flushed(ch, now) {
-                    inner.decref(h);
-                    continue;
-                }
-                let fetched = ch.state().load(Relaxed) & FETCHED != 0;
-                refs.push(ItemRef::new(inner.pin(), h, fetched));
+                refs.extend(self.live_ref(h, now));
             }
             if page_end {
                 cursor.done_pages.push(page);
