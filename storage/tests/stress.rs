@@ -164,6 +164,9 @@ fn no_lost_updates_during_expansion_and_page_moves() {
     for t in threads {
         t.join().expect("writer");
     }
+    // Stop the background threads before counting: a page move still running would rescue
+    // (unlink + relink) or evict items between the lookups below and `curr_items`.
+    e.shutdown();
     e.run_maintenance();
     let s = e.stats();
     assert!(s.hash_power_level >= 14);
