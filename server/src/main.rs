@@ -49,34 +49,27 @@ fn main() -> ExitCode {
     }
 }
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-    target_os = "illumos",
-    target_os = "solaris"
-))]
-fn daemonize(s: &settings::Settings) -> Result<(), String> {
-    nix::unistd::daemon(false, s.verbose > 0).map_err(|e| e.to_string())?;
-    write_pidfile(s)
-}
-
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-    target_os = "illumos",
-    target_os = "solaris"
-)))]
-fn daemonize(s: &settings::Settings) -> Result<(), String> {
-    // No daemon(3) binding here: stay in the foreground and still honour -P.
-    write_pidfile(s)
+cfg_if::cfg_if! {
+    if #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "illumos",
+        target_os = "solaris"
+    ))] {
+        fn daemonize(s: &settings::Settings) -> Result<(), String> {
+            nix::unistd::daemon(false, s.verbose > 0).map_err(|e| e.to_string())?;
+            write_pidfile(s)
+        }
+    } else {
+        fn daemonize(s: &settings::Settings) -> Result<(), String> {
+            // No daemon(3) binding here: stay in the foreground and still honour -P.
+            write_pidfile(s)
+        }
+    }
 }
 
 fn write_pidfile(s: &settings::Settings) -> Result<(), String> {

@@ -225,51 +225,6 @@ impl ConnTable {
     }
 }
 
-/// Settings the admin commands change at run time (`lru tune`, `lru_crawler sleep`, ...),
-/// as `stats settings` reports them. The engine owns the live values: each command
-/// pushes its change there (`Engine::set_lru_tune`, ...) and records it here.
-#[derive(Clone, Debug)]
-pub struct Runtime {
-    /// `slabs automove ratio`.
-    pub slab_automove_ratio: f64,
-    /// `lru tune` hot percentage.
-    pub hot_lru_pct: u32,
-    /// `lru tune` warm percentage.
-    pub warm_lru_pct: u32,
-    /// `lru tune` hot age factor.
-    pub hot_max_factor: f64,
-    /// `lru tune` warm age factor.
-    pub warm_max_factor: f64,
-    /// `lru temp_ttl` (None: TEMP LRU off).
-    pub temporary_ttl: Option<u32>,
-    /// `lru_crawler enable|disable`.
-    pub lru_crawler: bool,
-    /// `lru_crawler sleep`.
-    pub lru_crawler_sleep: u32,
-    /// `lru_crawler tocrawl`.
-    pub lru_crawler_tocrawl: u32,
-}
-
-impl Runtime {
-    fn from_settings(s: &Settings) -> Runtime {
-        Runtime {
-            slab_automove_ratio: s.slab_automove_ratio,
-            hot_lru_pct: s.hot_lru_pct,
-            warm_lru_pct: s.warm_lru_pct,
-            hot_max_factor: s.hot_max_factor,
-            warm_max_factor: s.warm_max_factor,
-            temporary_ttl: if s.temp_lru {
-                Some(s.temporary_ttl)
-            } else {
-                None
-            },
-            lru_crawler: s.lru_crawler,
-            lru_crawler_sleep: s.lru_crawler_sleep,
-            lru_crawler_tocrawl: s.lru_crawler_tocrawl,
-        }
-    }
-}
-
 /// State shared by the dispatcher, the workers and the protocol layer.
 pub struct Shared {
     /// The storage engine.
@@ -280,7 +235,6 @@ pub struct Shared {
     pub verbosity: AtomicU32,
     /// `stats detail`.
     pub detail: Detail,
-    runtime: Mutex<Runtime>,
     /// One counter block per worker.
     pub thread_stats: Vec<ThreadStats>,
     /// Connection counters.
@@ -339,11 +293,6 @@ impl Shared {
         self.verbosity.load(Relaxed)
     }
 
-    /// The run-time settings (admin commands only; never on the request hot path).
-    pub fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
-        self.runtime.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Asks the dispatcher to stop the server (the `shutdown` command).
     pub fn request_stop(&self) {
         self.stop_req.store(true, Relaxed);
@@ -388,7 +337,6 @@ impl Shared {
             engine: Engine::new(config),
             verbosity: AtomicU32::new(u32::from(settings.verbose)),
             detail: Detail::new(settings.detail_enabled, settings.prefix_delimiter),
-            runtime: Mutex::new(Runtime::from_settings(&settings)),
             thread_stats: vec![ThreadStats::default()],
             conn_stats: ConnStats::default(),
             conns: ConnTable::default(),
@@ -596,7 +544,6 @@ pub fn run_on<B: EventBase + 'static>(settings: Settings) -> Result<(), String> 
         engine,
         verbosity: AtomicU32::new(u32::from(settings.verbose)),
         detail: Detail::new(settings.detail_enabled, settings.prefix_delimiter),
-        runtime: Mutex::new(Runtime::from_settings(&settings)),
         thread_stats: (0..threads).map(|_| ThreadStats::default()).collect(),
         conn_stats: ConnStats::default(),
         conns: ConnTable::default(),

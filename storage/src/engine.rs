@@ -18,6 +18,9 @@ use crate::types::*;
 pub const KEY_MAX: usize = 250;
 /// Flat-LRU bump interval (memcached's ITEM_UPDATE_INTERVAL).
 pub(crate) const UPDATE_INTERVAL: u32 = 60;
+/// Values at least this long are copied by [`Engine::store`] while the lookup's cache
+/// lines load (below it the copy is too short to hide the loads behind).
+pub(crate) const PREFETCH_VALUE_MIN: usize = 1024;
 
 /// Shared engine state (anchored by the `Engine`, pinned by every [`ItemRef`]).
 pub(crate) struct Inner {
@@ -178,6 +181,17 @@ impl Inner {
     #[inline]
     pub(crate) fn incref(&self, h: u32) {
         self.slabs.chunk(h).state().fetch_add(1, Acquire);
+    }
+
+    /// Starts loading the header and key of the first item in hash `hv`'s chain (nothing
+    /// if its stripe lock is busy).
+    pub(crate) fn prefetch_item(&self, hv: u32) {
+        if let Some(s) = self.hash.try_lock(hv) {
+            let h = s.bucket(hv).load(Relaxed);
+            if h != NIL {
+                self.slabs.chunk(h).prefetch_head();
+            }
+        }
     }
 
     /// Takes a reference if the item is linked (for walkers that found a chunk by address).
@@ -971,14 +985,7 @@ impl Engine {
     /// Second step of [`Engine::prefetch_bucket`]: starts loading the header and key of
     /// the first item in the key's hash chain (nothing if its stripe lock is busy).
     pub fn prefetch_item(&self, key: &[u8]) {
-        let inner = &self.inner;
-        let hv = murmur3_32(key, 0);
-        if let Some(s) = inner.hash.try_lock(hv) {
-            let h = s.bucket(hv).load(Relaxed);
-            if h != NIL {
-                inner.slabs.chunk(h).prefetch_head();
-            }
-        }
+        self.inner.prefetch_item(murmur3_32(key, 0));
     }
 
     /// `get`/`gets` of one key: counts `cmd_get` and a hit or miss, bumps the item in its
@@ -1082,7 +1089,9 @@ impl Engine {
         crate::store::commit(&self.inner, w)
     }
 
-    /// One-shot store: [`Engine::alloc`] + copy + [`Engine::commit`].
+    /// One-shot store: [`Engine::alloc`] + copy + [`Engine::commit`]. A value of 1 KB or
+    /// more is copied while the key's lock, bucket and old item load, which the lookup at
+    /// commit would otherwise wait on one after another.
     pub fn store(
         &self,
         mode: StoreMode,
@@ -1091,8 +1100,21 @@ impl Engine {
         exptime: i64,
         value: &[u8],
     ) -> Result<StoreResult, StoreError> {
+        let hint = (value.len() >= PREFETCH_VALUE_MIN).then(|| murmur3_32(key, 0));
+        if let Some(hv) = hint {
+            self.inner.hash.prefetch(hv);
+        }
         let mut w = self.alloc(mode, key, flags, exptime, value.len())?;
-        w.write_all(value);
+        match hint {
+            Some(hv) => {
+                // Halfway through the copy the bucket has arrived: start on the old item.
+                let (first, second) = value.split_at(value.len() / 2);
+                w.write_all(first);
+                self.inner.prefetch_item(hv);
+                w.write_all(second);
+            }
+            None => w.write_all(value),
+        }
         Ok(self.commit(w))
     }
 

@@ -309,17 +309,11 @@ pub(crate) fn mark_stale(
     if key.is_empty() || key.len() > crate::engine::KEY_MAX {
         return DeleteResult::NotFound;
     }
-    let hv = murmur3_32(key, 0);
-    let s = inner.hash.lock(hv);
-    let h = find_live(inner, &s, hv, key);
-    if h == NIL {
-        bump!(inner.g, delete_misses);
-        return DeleteResult::NotFound;
-    }
+    let (s, hv, h) = match lock_for_delete(inner, key, cas) {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
     let ch = inner.slabs.chunk(h);
-    if cas != 0 && inner.cas_of(ch) != cas {
-        return DeleteResult::Exists;
-    }
     let exp = exptime
         .map(|e| inner.clock.realtime(e))
         .unwrap_or(ch.exptime());
@@ -343,20 +337,33 @@ pub(crate) fn delete(inner: &Inner, key: &[u8], cas: u64) -> DeleteResult {
         bump!(inner.g, delete_misses);
         return DeleteResult::NotFound;
     }
+    let (s, hv, h) = match lock_for_delete(inner, key, cas) {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    bump!(inner.ccount(inner.slabs.class_of(h)), delete_hits);
+    inner.unlink(&s, hv, h);
+    DeleteResult::Deleted
+}
+
+/// Locks `key`'s stripe and finds its live item, which must carry `cas` unless that is 0:
+/// the stripe, the hash and the item, or the reply (a miss counts as a delete miss).
+fn lock_for_delete<'a>(
+    inner: &'a Inner,
+    key: &[u8],
+    cas: u64,
+) -> Result<(Stripe<'a>, u32, u32), DeleteResult> {
     let hv = murmur3_32(key, 0);
     let s = inner.hash.lock(hv);
     let h = find_live(inner, &s, hv, key);
     if h == NIL {
         bump!(inner.g, delete_misses);
-        return DeleteResult::NotFound;
+        return Err(DeleteResult::NotFound);
     }
-    let ch = inner.slabs.chunk(h);
-    if cas != 0 && inner.cas_of(ch) != cas {
-        return DeleteResult::Exists;
+    if cas != 0 && inner.cas_of(inner.slabs.chunk(h)) != cas {
+        return Err(DeleteResult::Exists);
     }
-    bump!(inner.ccount(inner.slabs.class_of(h)), delete_hits);
-    inner.unlink(&s, hv, h);
-    DeleteResult::Deleted
+    Ok((s, hv, h))
 }
 
 #[cfg(test)]

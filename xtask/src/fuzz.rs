@@ -7,6 +7,8 @@
 //! Long coverage-guided runs use libFuzzer through `cargo fuzz` on a nightly toolchain:
 //! `cd fuzz/libfuzzer && cargo +nightly fuzz run ascii` (see `fuzz/README.md`).
 
+use std::process::Command;
+
 use crate::util::{cargo, run as step};
 
 /// Parses the arguments, builds the fuzzer and runs it.
@@ -23,6 +25,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let profile = if dev { "dev" } else { "fuzz" };
+    let mut cmd = command(profile, &seconds);
+    cmd.args(&targets);
+    step(
+        &format!("fuzz ({seconds} s per target, {profile} build)"),
+        &mut cmd,
+    )
+}
+
+/// `cargo run` of the fuzzer with `profile`, every target (unless more arguments follow)
+/// for `seconds` each.
+pub fn command(profile: &str, seconds: &str) -> Command {
     let mut cmd = cargo();
     cmd.args([
         "run",
@@ -33,10 +46,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
         profile,
         "--",
     ])
-    .args(["run", "--seconds", &seconds])
-    .args(&targets);
-    step(
-        &format!("fuzz ({seconds} s per target, {profile} build)"),
-        &mut cmd,
-    )
+    .args(["run", "--seconds", seconds]);
+    cmd
 }

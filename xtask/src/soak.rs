@@ -87,17 +87,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let profile = if release { "fuzz" } else { "dev" };
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "-q",
-        "-p",
-        "evcached-fuzz",
-        "--profile",
-        profile,
-        "--",
-    ])
-    .args(["run", "--seconds", &fuzz_secs]);
+    let mut cmd = crate::fuzz::command(profile, &fuzz_secs);
     let (ok, lines) = stream(&format!("soak: fuzz, {fuzz_secs} s per target"), &mut cmd)?;
     if !ok {
         failed.push("fuzz".to_string());

@@ -1,7 +1,7 @@
 //! The byte streams a worker serves: TCP or unix-domain connections.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
@@ -39,28 +39,20 @@ impl Stream {
         }
     }
 
-    /// Peer address in memcached's `stats conns` notation.
+    /// Peer address in memcached's `stats conns` notation (a unix socket peer has no
+    /// path of its own: memcached shows the socket's).
     pub fn describe_peer(&self) -> String {
-        match self {
-            Stream::Tcp(s) => match s.peer_addr() {
-                Ok(a) => format!("tcp:{a}"),
-                Err(_) => "tcp:unknown".to_string(),
-            },
-            Stream::Unix(s) => match s
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
-            {
-                Some(p) => format!("unix:{p}"),
-                None => "unix:".to_string(),
-            },
-        }
+        self.describe(TcpStream::peer_addr)
     }
 
     /// Local address in memcached's `stats conns` notation.
     pub fn describe_local(&self) -> String {
+        self.describe(TcpStream::local_addr)
+    }
+
+    fn describe(&self, tcp_addr: fn(&TcpStream) -> io::Result<SocketAddr>) -> String {
         match self {
-            Stream::Tcp(s) => match s.local_addr() {
+            Stream::Tcp(s) => match tcp_addr(s) {
                 Ok(a) => format!("tcp:{a}"),
                 Err(_) => "tcp:unknown".to_string(),
             },

@@ -140,8 +140,7 @@ pub fn alloc_only(
             drop(w);
             None
         }
-        Err(StoreError::TooLarge) => Some(StoreOutcome::TooLarge),
-        Err(StoreError::OutOfMemory) => Some(StoreOutcome::OutOfMemory),
+        Err(e) => Some(refused(e)),
     }
 }
 
@@ -157,15 +156,19 @@ pub fn alloc(
     ctx.shared
         .engine
         .alloc(engine_mode(mode), key, flags, i64::from(exptime), vlen)
-        .map_err(|e| match e {
-            StoreError::TooLarge => StoreOutcome::TooLarge,
-            StoreError::OutOfMemory => StoreOutcome::OutOfMemory,
-        })
+        .map_err(refused)
 }
 
 /// Phase two of a streamed store: links the filled item.
 pub fn commit(ctx: &Ctx<'_>, w: ItemWriter) -> StoreOutcome {
     outcome(ctx.shared.engine.commit(w))
+}
+
+fn refused(e: StoreError) -> StoreOutcome {
+    match e {
+        StoreError::TooLarge => StoreOutcome::TooLarge,
+        StoreError::OutOfMemory => StoreOutcome::OutOfMemory,
+    }
 }
 
 fn outcome(r: StoreResult) -> StoreOutcome {
@@ -177,10 +180,6 @@ fn outcome(r: StoreResult) -> StoreOutcome {
     }
 }
 
-/// Values at least this long are copied while the key's lock, bucket and old item load
-/// (below it the copy is too short to hide the loads behind).
-const PREFETCH_VALUE_MIN: usize = 1024;
-
 /// Stores a value.
 pub fn store(
     ctx: &Ctx<'_>,
@@ -190,29 +189,10 @@ pub fn store(
     exptime: i32,
     data: &[u8],
 ) -> StoreOutcome {
-    let engine = &ctx.shared.engine;
-    if data.len() >= PREFETCH_VALUE_MIN {
-        // The lookup at commit would otherwise wait on up to three cache misses in a row.
-        engine.prefetch_bucket(key);
-        let mut w = match alloc(ctx, mode, key, flags, exptime, data.len()) {
-            Ok(w) => w,
-            Err(o) => return o,
-        };
-        // Halfway through the copy the bucket has arrived: start on the old item.
-        let (first, second) = data.split_at(data.len() / 2);
-        w.write_all(first);
-        engine.prefetch_item(key);
-        w.write_all(second);
-        return commit(ctx, w);
-    }
-    match engine.store(engine_mode(mode), key, flags, i64::from(exptime), data) {
-        Ok(StoreResult::Stored(c)) => StoreOutcome::Stored(c),
-        Ok(StoreResult::NotStored) => StoreOutcome::NotStored,
-        Ok(StoreResult::Exists) => StoreOutcome::Exists,
-        Ok(StoreResult::NotFound) => StoreOutcome::NotFound,
-        Err(StoreError::TooLarge) => StoreOutcome::TooLarge,
-        Err(StoreError::OutOfMemory) => StoreOutcome::OutOfMemory,
-    }
+    ctx.shared
+        .engine
+        .store(engine_mode(mode), key, flags, i64::from(exptime), data)
+        .map_or_else(refused, outcome)
 }
 
 /// Deletes a key; true if it was there.

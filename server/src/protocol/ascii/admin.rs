@@ -8,23 +8,6 @@ use evcached_storage::CrawlError;
 use super::{noreply_of, reply, Words, BAD_FORMAT, ERROR};
 use crate::protocol::number::{parse_i32_trunc, parse_u32_trunc};
 use crate::protocol::{Ctx, Output, ValueRef};
-use crate::server::Shared;
-
-/// Copies the engine's run-time tunables into the server's `Runtime` (what `stats settings`
-/// and the crawler commands read) after an admin command changed them in the engine.
-fn mirror_tunables(shared: &Shared) {
-    let t = shared.engine.tunables();
-    let mut rt = shared.runtime();
-    rt.slab_automove_ratio = t.slab_automove_ratio;
-    rt.hot_lru_pct = t.hot_lru_pct;
-    rt.warm_lru_pct = t.warm_lru_pct;
-    rt.hot_max_factor = t.hot_max_factor;
-    rt.warm_max_factor = t.warm_max_factor;
-    rt.temporary_ttl = t.temp_lru.then_some(t.temporary_ttl);
-    rt.lru_crawler = t.lru_crawler;
-    rt.lru_crawler_sleep = t.lru_crawler_sleep;
-    rt.lru_crawler_tocrawl = t.lru_crawler_tocrawl;
-}
 
 /// `flush_all [delay] [noreply]`.
 pub(super) fn flush_all(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
@@ -125,7 +108,6 @@ pub(super) fn slabs(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>
             match ratio {
                 Some(r) if nt >= 5 => {
                     ctx.shared.engine.set_slab_automove_ratio(r);
-                    mirror_tunables(ctx.shared);
                     reply(out, noreply, b"OK\r\n");
                 }
                 _ => reply(out, noreply, ERROR),
@@ -182,7 +164,6 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
                 // The engine makes the same two checks, which just passed.
                 let applied = ctx.shared.engine.set_lru_tune(hot, warm, hot_f, warm_f);
                 debug_assert!(applied);
-                mirror_tunables(ctx.shared);
                 reply(out, noreply, b"OK\r\n");
             }
         }
@@ -202,7 +183,6 @@ pub(super) fn lru(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) 
             Some(ttl) => {
                 let ttl = u32::try_from(ttl).ok();
                 if ctx.shared.engine.set_temp_ttl(ttl) {
-                    mirror_tunables(ctx.shared);
                     reply(out, noreply, b"OK\r\n");
                 } else {
                     reply(out, noreply, ERROR);
@@ -240,7 +220,7 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
     let shared = ctx.shared;
     match (nt, w.get(1)) {
         (4, b"crawl") => {
-            if !shared.runtime().lru_crawler {
+            if !shared.engine.tunables().lru_crawler {
                 return push_line(out, &CrawlError::Disabled.to_string());
             }
             let res = crawl_classes(w.get(2))
@@ -254,14 +234,12 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
         (4, b"tocrawl") => match parse_u32_trunc(w.get(2)) {
             Some(n) => {
                 shared.engine.set_lru_crawler_tocrawl(n);
-                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
             }
             None => reply(out, false, BAD_FORMAT),
         },
         (4, b"sleep") => match parse_u32_trunc(w.get(2)) {
             Some(us) if shared.engine.set_lru_crawler_sleep(us) => {
-                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
             }
             Some(_) => reply(
@@ -273,7 +251,6 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
         },
         (3, b"enable") => {
             if shared.engine.set_lru_crawler(true) {
-                mirror_tunables(shared);
                 reply(out, false, b"OK\r\n");
             } else {
                 reply(out, false, b"ERROR failed to start lru crawler thread\r\n");
@@ -282,7 +259,6 @@ pub(super) fn lru_crawler(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut C
         (3, b"disable") => {
             // Stopping a stopped crawler is fine in memcached (only a second start fails).
             shared.engine.set_lru_crawler(false);
-            mirror_tunables(shared);
             reply(out, false, b"OK\r\n");
         }
         _ => reply(out, false, ERROR),

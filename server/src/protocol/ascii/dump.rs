@@ -74,7 +74,7 @@ const WALK_CALLS: usize = 64;
 /// (UDP, in-process drivers) gets the whole listing now.
 pub(super) fn metadump(w: &Words<'_>, out: &mut Output<ValueRef>, ctx: &mut Ctx<'_>) {
     let shared = ctx.shared;
-    if !shared.runtime().lru_crawler {
+    if !shared.engine.tunables().lru_crawler {
         return line(out, &CrawlError::Disabled.to_string());
     }
     if !shared.settings.dump_enabled {

@@ -274,7 +274,7 @@ fn settings(out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     let s = &sh.settings;
     let eng = sh.engine.stats_settings();
     let from_engine = |name: &str| eng.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let rt = sh.runtime().clone();
+    let rt = sh.engine.tunables();
     stat(out, "maxbytes", sh.engine.memory_limit());
     stat(out, "maxconns", s.max_conns);
     stat(out, "tcpport", port_value(s.port));
@@ -338,9 +338,8 @@ fn settings(out: &mut Output<ValueRef>, ctx: &Ctx<'_>) {
     stat(out, "hot_max_factor", format!("{:.2}", rt.hot_max_factor));
     stat(out, "warm_max_factor", format!("{:.2}", rt.warm_max_factor));
     // The engine keeps the last TTL after `lru temp_ttl -1`, as memcached does.
-    let live = sh.engine.tunables();
-    stat(out, "temp_lru", yes_no(live.temp_lru));
-    stat(out, "temporary_ttl", live.temporary_ttl);
+    stat(out, "temp_lru", yes_no(rt.temp_lru));
+    stat(out, "temporary_ttl", rt.temporary_ttl);
     stat(out, "idle_timeout", s.idle_timeout);
     stat(out, "watcher_logbuf_size", s.watcher_logbuf_size);
     stat(out, "worker_logbuf_size", s.worker_logbuf_size);
